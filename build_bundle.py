@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Build, validate and run Codabench competition bundles for machine-learning engineering tasks.
+
+    python build_bundle.py list
+    python build_bundle.py build TASK [--scale tiny|small|full] [--raw-data DIR] [--out dist/]
+    python build_bundle.py build --all
+    python build_bundle.py validate dist/TASK.zip
+    python build_bundle.py run dist/TASK.zip --submission SUB.zip [--phase N]
+    python build_bundle.py bundles            # build, validate and score every task's solution
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from bundlegen.build import build_bundle
+from bundlegen.data import PrepareError
+from bundlegen.definition import SCALES, DefinitionError, load_all
+from bundlegen.validate import validate_bundle
+from bundlegen.worker import RunResult, WorkerError, placement, run_submission
+
+
+def fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+def load_tasks():
+    try:
+        return load_all()
+    except DefinitionError as error:
+        fail("invalid task definition(s):\n" + "\n".join(f"  {p}" for p in error.problems))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Codabench bundles for ML-engineering tasks: build, validate, run locally."""
+
+
+@cli.command("list")
+def list_tasks() -> None:
+    """The tasks found under bundles/."""
+    for task_id, task in load_tasks().items():
+        click.echo(f"{task_id:<32} {task.model.submission.kind:<8} {task.model.title}")
+
+
+@cli.command()
+@click.argument("tasks", nargs=-1)
+@click.option("--all", "build_all", is_flag=True, help="Build every task.")
+@click.option("--scale", type=click.Choice(SCALES), help="Data scale (default: the task's, usually small).")
+@click.option("--seed", type=int, help="Data seed (default: the task's).")
+@click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Split this real raw data instead of generating synthetic data.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"), show_default=True)
+def build(tasks, build_all, scale, seed, raw_data, out) -> None:
+    """Build dist/TASK.zip for each TASK (byte-identical for the same definition, scale and seed)."""
+    known = load_tasks()
+    if build_all == bool(tasks):
+        fail("name the tasks to build, or --all")
+    if raw_data is not None and (build_all or len(tasks) > 1):
+        fail("--raw-data is the raw data of one task: build that task alone")
+    unknown = [t for t in tasks if t not in known]
+    if unknown:
+        fail(f"unknown task(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    for task_id in known if build_all else tasks:
+        try:
+            build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data)
+        except (DefinitionError, PrepareError) as error:
+            fail(str(error))
+
+
+def print_problems(report) -> None:
+    for problem in report.problems:
+        click.secho(f"  {report.bundle.name}: {problem}", fg="red")
+
+
+@cli.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--no-solution-run", is_flag=True, help="Skip running the bundled solutions (faster, fewer checks).")
+@click.option("--keep-runs", is_flag=True, help="Keep the solution runs' folders (failed runs are always kept).")
+def validate(bundles, no_solution_run, keep_runs) -> None:
+    """Check bundle zips as Codabench would, and more; print every problem and exit 1 if any."""
+    bad = 0
+    for bundle in bundles:
+        if not bundle.is_file():
+            click.secho(f"{bundle}: no such file", fg="red")
+            bad += 1
+            continue
+        report = validate_bundle(bundle, run_solutions=not no_solution_run, log=lambda m: click.echo(f"  {m}"),
+                                 keep_runs=keep_runs)
+        if report.ok:
+            click.secho(f"{bundle}: valid", fg="green")
+            for _, result in report.solution_runs:
+                print_run(result)
+        else:
+            click.secho(f"{bundle}: {len(report.problems)} problem(s)", fg="red")
+            print_problems(report)
+            bad += 1
+    sys.exit(1 if bad else 0)
+
+
+def print_run(result: RunResult) -> None:
+    kept = result.root.exists()
+    click.echo(f"  phase {result.phase_index} ({result.phase_name})" + (f"; working folder {result.root}" if kept else ""))
+    for warning in result.warnings:
+        click.secho(f"  warning: {warning}", fg="yellow")
+    for job in result.jobs:
+        logs = f", logs {job.process.stdout_path.parent}/{job.name}.{{stdout,stderr}}.txt" if kept else ""
+        click.echo(f"  {job.name} job: {job.process.duration:.1f} s{logs}")
+    if result.detailed_results and kept:
+        click.echo(f"  detailed results: {result.detailed_results}")
+    if not result.ok:
+        click.secho(f"  FAILED: {result.error}", fg="red")
+        return
+    width = max(len(key) for key in result.scores)
+    for key, value in result.scores.items():
+        click.echo(f"    {key:<{width}}  {value:.6g}")
+    primary = result.info.get("primary")
+    if primary in result.scores:
+        where = placement(result.scores[primary], result.info)
+        if where:
+            click.echo(f"  {primary} {result.scores[primary]:.4f}: {where}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--submission", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The submission: a zip (or a folder) as a participant would upload it.")
+@click.option("--phase", "phase_index", type=int, default=0, show_default=True, help="Phase position (0-based).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to lay out the run (default: a new temporary folder).")
+@click.option("--time-limit", type=float, help="Override the phase's execution time limit (seconds per job).")
+def run(bundle, submission, phase_index, workdir, time_limit) -> None:
+    """Run a submission through the bundle as Codabench's compute worker would, without docker."""
+    try:
+        result = run_submission(bundle, submission, phase_index=phase_index, workdir=workdir,
+                                time_limit=time_limit, log=lambda m: click.echo(m))
+    except WorkerError as error:
+        fail(str(error))
+    print_run(result)
+    sys.exit(0 if result.ok else 1)
+
+
+@cli.command("bundles")
+@click.option("--scale", type=click.Choice(SCALES), help="Data scale (default: each task's, usually small).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"), show_default=True)
+def all_bundles(scale, out) -> None:
+    """Build every task, validate each bundle, run each solution through the local worker; print a table."""
+    rows, failed = [], 0
+    for task_id, task in load_tasks().items():
+        started = time.monotonic()
+        path = build_bundle(task, out, scale_name=scale)
+        report = validate_bundle(path, log=lambda m: click.echo(f"  {m}"))
+        print_problems(report)
+        scores = report.solution_runs[0][1].scores if report.solution_runs and report.solution_runs[0][1].ok else None
+        primary = task.model.leaderboard.primary
+        where = placement(scores[primary], report.solution_runs[0][1].info) if scores else None
+        rows.append((task_id, task.scale(scale).name, "valid" if report.ok else f"{len(report.problems)} problem(s)",
+                     f"{primary}={scores[primary]:.4f}" if scores else "-", time.monotonic() - started, where or ""))
+        failed += not report.ok
+    click.echo("\n" + f"{'task':<32} {'scale':<6} {'bundle':<14} {'solution':<18} {'time':>7}  placement")
+    for task_id, scale_name, status, score, seconds, where in rows:
+        click.secho(f"{task_id:<32} {scale_name:<6} {status:<14} {score:<18} {seconds:>6.1f}s  {where}",
+                    fg="green" if status == "valid" else "red")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    cli()

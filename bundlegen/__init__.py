@@ -1,0 +1,1 @@
+"""Builder internals: task definitions → deterministic Codabench bundles, a validator, a local worker."""

@@ -1,0 +1,121 @@
+"""Assemble one task's Codabench bundle: competition.yaml, pages, logo, program and data zips."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .data import prepare_data
+from .definition import TaskDefinition
+from .render import render_competition_yaml, render_page
+from .zipper import DeterministicZip
+
+PROGRAM_LIBRARY = Path(__file__).resolve().parent.parent / "programlib"
+INGESTION_CONFIG = "task.json"  # what the ingestion program needs to know about the task
+BUNDLE_INFO = "bundle.json"  # our own facts (thresholds, scale); Codabench ignores unreferenced files
+
+FILES = {
+    "logo": None,  # set from the task's logo suffix
+    "terms": "pages/terms.md",
+    "scoring_program": "scoring_program.zip",
+    "ingestion_program": "ingestion_program.zip",
+    "reference_data": "reference_data.zip",
+    "input_data": "input_data.zip",
+    "public_data": "public_data.zip",
+    "starting_kit": "starting_kit.zip",
+    "solution": "solution.zip",
+}
+
+
+def program_zip(folder: Path, extra: dict[str, str] | None = None) -> bytes:
+    """A program folder with the shared library vendored at its root, so it runs standalone."""
+    assert (folder / "metadata.yaml").is_file(), folder
+    assert not (folder / "programlib").exists(), f"{folder} must not hold its own copy of programlib"
+    archive = DeterministicZip()
+    archive.add_tree(folder)
+    archive.add_tree(PROGRAM_LIBRARY, prefix="programlib/")
+    for name, text in (extra or {}).items():
+        archive.add_bytes(name, text)
+    return archive.to_bytes()
+
+
+def folder_zip(folder: Path, exclude: str | None = None) -> bytes:
+    archive = DeterministicZip()
+    archive.add_tree(folder, exclude=exclude)
+    return archive.to_bytes()
+
+
+def ingestion_config(task: TaskDefinition) -> str:
+    submission = task.model.submission
+    return json.dumps({"task": task.id, "entry": submission.entry, "args": submission.args,
+                       "time_limit": submission.time_limit}, indent=2, sort_keys=True) + "\n"
+
+
+def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool) -> str:
+    primary = task.primary_column
+    info = {"task": task.id, "scale": scale.name, "seed": seed, "data": "raw" if raw else "synthetic",
+            "submission_kind": task.model.submission.kind, "primary": primary.key, "sorting": primary.sorting,
+            "thresholds_scale": task.model.default_scale,
+            "thresholds": task.model.thresholds.model_dump(exclude_none=True) if task.model.thresholds else {}}
+    return json.dumps(info, indent=2, sort_keys=True) + "\n"
+
+
+def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None = None, seed: int | None = None,
+                 raw_dir: Path | None = None, cache_dir: Path | None = None, log=print) -> Path:
+    """Write out_dir/<task>.zip and return its path. Same definition, scale and seed → same bytes."""
+    model = task.model
+    scale = task.scale(scale_name)
+    seed = model.seed if seed is None else seed
+    steps = 5
+    log(f"[{task.id}] 1/{steps} data")
+    data_dir = prepare_data(task, scale, seed, raw_dir, cache_dir, log=log)
+
+    log(f"[{task.id}] 2/{steps} competition.yaml and pages")
+    files = dict(FILES, logo="logo" + Path(model.logo).suffix.lower())
+    if not task.is_code:
+        files.update(ingestion_program=None, input_data=None)
+    kit_dir = task.starting_kit_dir()
+    if kit_dir is None:
+        files["starting_kit"] = None
+    pages = [{"title": page.title, "file": f"pages/{Path(page.file).name}"} for page in model.pages]
+    context = {"task": model, "scale": scale, "seed": seed, "files": files, "pages": pages,
+               "docker_image": task.project.images()[model.docker_image]["tag"],
+               "primary_index": [c.key for c in model.leaderboard.columns].index(model.leaderboard.primary)}
+    bundle = DeterministicZip()
+    bundle.add_bytes("competition.yaml", render_competition_yaml(task.project.templates_dir, **context))
+    bundle.add_bytes(BUNDLE_INFO, bundle_info(task, scale, seed, raw_dir is not None))
+    for page, source in [(p["file"], task.folder / m.file) for p, m in zip(pages, model.pages)] + [
+            (files["terms"], task.folder / model.terms)]:
+        bundle.add_bytes(page, render_page(source, **context))
+    bundle.add_file(files["logo"], task.folder / model.logo)
+
+    log(f"[{task.id}] 3/{steps} programs")
+    bundle.add_bytes(files["scoring_program"], program_zip(task.project.scoring_programs()[model.scoring_program]))
+    if task.is_code:
+        bundle.add_bytes(files["ingestion_program"], program_zip(
+            task.project.ingestion_programs()[model.ingestion_program], {INGESTION_CONFIG: ingestion_config(task)}))
+
+    log(f"[{task.id}] 4/{steps} data zips")
+    bundle.add_bytes(files["reference_data"], folder_zip(data_dir / "private"))
+    bundle.add_bytes(files["public_data"], folder_zip(data_dir / "public"))
+    if task.is_code:
+        bundle.add_bytes(files["input_data"], folder_zip(data_dir / "input_data"))
+    if kit_dir is not None:  # the reference solution is the organiser's, not the participants'
+        bundle.add_bytes(files["starting_kit"], folder_zip(kit_dir, exclude=model.solution))
+    solution_dir = kit_dir / model.solution if model.solution else data_dir / "solution"
+    bundle.add_bytes(files["solution"], folder_zip(solution_dir))
+
+    log(f"[{task.id}] 5/{steps} writing the bundle")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{task.id}.zip"
+    handle, temporary = tempfile.mkstemp(prefix=f".{task.id}-", suffix=".zip", dir=out_dir)
+    os.close(handle)
+    try:
+        bundle.write(temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    log(f"[{task.id}] wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return target

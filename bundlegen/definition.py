@@ -1,0 +1,285 @@
+"""bundle.yaml: the declarative definition of one task, parsed with pydantic.
+
+Every problem is collected and reported with the file and the field (`phases[1].start`), not only the first.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .project import DEFINITION_FILE, Project
+
+SCALES = ("tiny", "small", "full")
+SUBMISSION_RULES = ("Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple",
+                    "Force_Best")
+# Placeholders a code task's `args` may use; the ingestion program fills them in.
+ARG_PLACEHOLDERS = ("{input_data}", "{predictions}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Page(Strict):
+    title: str = Field(min_length=1, max_length=64)
+    file: str
+
+
+class Phase(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    start: dt.datetime
+    end: dt.datetime | None = None
+    max_submissions: int = Field(default=100, ge=0)
+    max_submissions_per_day: int = Field(default=5, ge=0)
+    execution_time_limit: int = Field(default=600, gt=0)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        # An unquoted YAML date arrives as a date; Codabench reads dates as naive UTC.
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return dt.datetime(value.year, value.month, value.day)
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _naive(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("write the date in UTC without an offset (Codabench discards offsets)")
+        return value
+
+
+class Column(Strict):
+    key: str = Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9_]+$")
+    title: str = Field(min_length=1, max_length=36)
+    sorting: Literal["asc", "desc"] = "desc"
+    precision: int = Field(default=4, ge=0, le=10)
+    hidden: bool = False
+
+
+class Leaderboard(Strict):
+    title: str = Field(default="Results", max_length=64)
+    key: str = Field(default="main", max_length=36)
+    submission_rule: Literal[SUBMISSION_RULES] = "Force_Last"  # type: ignore[valid-type]
+    primary: str
+    columns: list[Column] = Field(min_length=1)
+
+
+class Submission(Strict):
+    kind: Literal["results", "code"]
+    # results: the files a submission must hold; code: the program the ingestion program runs.
+    files: list[str] = []
+    entry: str | None = None
+    args: list[str] = []
+    time_limit: int | None = Field(default=None, gt=0)
+
+
+class Thresholds(Strict):
+    """MLE-bench-style reference points for the primary column at the default scale."""
+    gold: float | None = None
+    silver: float | None = None
+    bronze: float | None = None
+    median: float | None = None
+    trivial: float | None = None
+    reference: float | None = None
+
+
+class TaskModel(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1, max_length=256)
+    description: str = Field(min_length=1)
+    logo: str = "logo.png"
+    terms: str = "pages/terms.md"
+    pages: list[Page] = Field(min_length=1)
+    docker_image: str
+    scoring_program: str
+    ingestion_program: str | None = None
+    submission: Submission
+    phases: list[Phase] = Field(min_length=1)
+    leaderboard: Leaderboard
+    thresholds: Thresholds | None = None
+    starting_kit: str | None = None
+    solution: str | None = None
+    scales: dict[Literal[SCALES], dict[str, Any]]  # type: ignore[valid-type]
+    default_scale: Literal[SCALES] = "small"  # type: ignore[valid-type]
+    seed: int = 0
+    contact_email: str | None = None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What prepare() receives as `scale`: the name and that scale's parameters from bundle.yaml."""
+    name: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    model: TaskModel
+    folder: Path
+    project: Project
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def is_code(self) -> bool:
+        return self.model.submission.kind == "code"
+
+    def scale(self, name: str | None = None) -> Scale:
+        name = name or self.model.default_scale
+        if name not in self.model.scales:
+            raise DefinitionError([f"{self.definition_file}: scales: no scale {name!r} "
+                                   f"(defined: {', '.join(self.model.scales)})"])
+        return Scale(name, dict(self.model.scales[name]))
+
+    @property
+    def definition_file(self) -> str:
+        return self.project.relative(self.folder / DEFINITION_FILE)
+
+    @property
+    def primary_column(self) -> Column:
+        return next(c for c in self.model.leaderboard.columns if c.key == self.model.leaderboard.primary)
+
+    def starting_kit_dir(self) -> Path | None:
+        return self.project.starting_kits()[self.model.starting_kit] if self.model.starting_kit else None
+
+
+class DefinitionError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def location(loc: tuple) -> str:
+    """pydantic's ('phases', 1, 'start') → 'phases[1].start'."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def load_task(folder: Path, project: Project | None = None) -> TaskDefinition:
+    """Parse and check bundles/<task>/bundle.yaml; raise DefinitionError listing every problem."""
+    project = project or Project()
+    path = folder / DEFINITION_FILE
+    name = project.relative(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DefinitionError([f"{name}: file not found"]) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DefinitionError([f"{name}: not valid YAML: {error}"]) from None
+    if not isinstance(data, dict):
+        raise DefinitionError([f"{name}: the top level must be a mapping of fields"])
+    try:
+        model = TaskModel.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            message = "required field is missing" if item["type"] == "missing" else (
+                "unknown field" if item["type"] == "extra_forbidden" else item["msg"])
+            problems.append(f"{name}: {location(item['loc'])}: {message}")
+        raise DefinitionError(problems) from None
+    task = TaskDefinition(model, folder, project)
+    problems = [f"{name}: {where}: {message}" for where, message in _cross_checks(task)]
+    if problems:
+        raise DefinitionError(problems)
+    return task
+
+
+def _cross_checks(task: TaskDefinition):
+    """Checks pydantic cannot do alone: references to files, programs and other fields."""
+    model, folder, project = task.model, task.folder, task.project
+    if model.id != folder.name:
+        yield "id", f"{model.id!r} must equal the task's folder name {folder.name!r}"
+    for where, relative in [("logo", model.logo), ("terms", model.terms)] + [
+            (f"pages[{i}].file", page.file) for i, page in enumerate(model.pages)]:
+        file = folder / relative
+        if not file.is_file():
+            yield where, f"file {relative!r} not found in {project.relative(folder)}"
+        elif file.stat().st_size == 0:
+            yield where, f"file {relative!r} is empty"
+    if not (folder / "prepare.py").is_file():
+        yield "(task folder)", "prepare.py not found: every task needs prepare(raw_dir, out_dir, scale, seed)"
+    for where, name, known in [("scoring_program", model.scoring_program, project.scoring_programs()),
+                               ("ingestion_program", model.ingestion_program, project.ingestion_programs()),
+                               ("docker_image", model.docker_image, project.images()),
+                               ("starting_kit", model.starting_kit, project.starting_kits())]:
+        if name is not None and name not in known:
+            yield where, f"unknown {where.replace('_', ' ')} {name!r} (known: {', '.join(known) or 'none'})"
+    submission = model.submission
+    if submission.kind == "code":
+        if model.ingestion_program is None:
+            yield "ingestion_program", "a code submission needs an ingestion program to run it"
+        if not submission.entry:
+            yield "submission.entry", "a code submission must name the program the ingestion program runs"
+        if submission.time_limit is None:
+            yield "submission.time_limit", "a code submission needs a time limit in seconds"
+        for i, arg in enumerate(submission.args):
+            for placeholder in set(_placeholders(arg)) - set(ARG_PLACEHOLDERS):
+                yield f"submission.args[{i}]", f"unknown placeholder {placeholder} (known: {', '.join(ARG_PLACEHOLDERS)})"
+    else:
+        if model.ingestion_program is not None:
+            yield "ingestion_program", "a results submission is scored as submitted: remove the ingestion program"
+        if not submission.files:
+            yield "submission.files", "a results submission must list the files it holds"
+    for i, phase in enumerate(model.phases):
+        if phase.end is None and i != len(model.phases) - 1:
+            yield f"phases[{i}].end", "every phase but the last needs an end date"
+        if phase.end is not None and phase.end <= phase.start:
+            yield f"phases[{i}].end", f"{phase.end} is not after the start {phase.start}"
+        if i > 0:
+            previous = model.phases[i - 1]
+            if previous.end is not None and phase.start <= previous.end:
+                yield f"phases[{i}].start", f"{phase.start} must be after phase {i - 1}'s end {previous.end}"
+        if submission.time_limit is not None and submission.time_limit >= phase.execution_time_limit:
+            yield (f"phases[{i}].execution_time_limit", f"{phase.execution_time_limit} s must exceed "
+                   f"submission.time_limit ({submission.time_limit} s), which the ingestion program enforces")
+        if phase.execution_time_limit > 600:
+            yield f"phases[{i}].execution_time_limit", "Codabench's default queue caps every job at 600 s"
+    keys = [column.key for column in model.leaderboard.columns]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            yield f"leaderboard.columns[{i}].key", f"{key!r} is used by another column"
+    if model.leaderboard.primary not in keys:
+        yield "leaderboard.primary", f"{model.leaderboard.primary!r} is not a column key ({', '.join(keys)})"
+    elif next(c for c in model.leaderboard.columns if c.key == model.leaderboard.primary).hidden:
+        yield "leaderboard.primary", "the primary column must be visible"
+    for scale in SCALES:
+        if scale not in model.scales:
+            yield "scales", f"scale {scale!r} is missing (every task defines tiny, small and full)"
+    if model.solution is not None and task.starting_kit_dir() is not None:
+        if not (task.starting_kit_dir() / model.solution).is_dir():
+            yield "solution", f"folder {model.solution!r} not found in starting_kits/{model.starting_kit}"
+    elif model.solution is not None:
+        yield "solution", "a solution folder is looked up inside the starting kit: set starting_kit"
+
+
+def _placeholders(text: str) -> list[str]:
+    return re.findall(r"\{[^{}]*\}", text)
+
+
+def load_all(project: Project | None = None) -> dict[str, TaskDefinition]:
+    """Every task of the project; DefinitionError lists the problems of all of them together."""
+    project = project or Project()
+    tasks, problems = {}, []
+    for task_id, folder in project.task_dirs().items():
+        try:
+            tasks[task_id] = load_task(folder, project)
+        except DefinitionError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DefinitionError(problems)
+    return tasks

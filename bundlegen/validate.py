@@ -1,0 +1,406 @@
+"""Check a bundle zip the way Codabench's v2 unpacker does, and more; report every problem with its path.
+
+Facts behind the checks: ../shared/reference/codabench.md (Codabench's unpacker, serializers and worker).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .leaks import find_leaks
+from .worker import RunResult, run_submission
+
+IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF"}
+SUBMISSION_RULES = {"Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple",
+                    "Force_Best"}
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
+SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$")
+MAX_BUNDLE_BYTES = 300 * 1024**2  # bigger bundles hang in "Unpacking..." on Codabench
+TASK_FILES = ("scoring_program", "ingestion_program", "input_data", "reference_data")
+PROGRAM_FILES = ("scoring_program", "ingestion_program")
+
+
+@dataclass
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    bundle: Path
+    problems: list[Problem] = field(default_factory=list)
+    solution_runs: list[tuple[int, RunResult]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def image_type(data: bytes) -> str | None:
+    for signature, name in IMAGE_SIGNATURES.items():
+        if data.startswith(signature):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+class BundleChecker:
+    def __init__(self, path: Path, keep_runs: bool = False):
+        self.path = path
+        self.keep_runs = keep_runs
+        self.report = ValidationReport(path)
+        self.archive: zipfile.ZipFile | None = None
+        self.names: set[str] = set()
+
+    def problem(self, where: str, message: str) -> None:
+        self.report.problems.append(Problem(where, message))
+
+    # --- files inside the bundle ---------------------------------------------------------------
+
+    def read(self, name: str) -> bytes:
+        return self.archive.read(name)
+
+    def file_exists(self, where: str, value) -> bool:
+        """A referenced file or folder exists in the bundle (dataset UUIDs are not checked)."""
+        if not isinstance(value, str) or not value:
+            self.problem(where, f"must be a file path inside the bundle, got {value!r}")
+            return False
+        if re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value):
+            return False  # a dataset already on the server: nothing to check here
+        if value in self.names or any(n.startswith(value.rstrip("/") + "/") for n in self.names):
+            return True
+        self.problem(where, f"file {value!r} is not in the bundle")
+        return False
+
+    def text_file(self, where: str, value) -> None:
+        if self.file_exists(where, value) and value in self.names:
+            data = self.read(value)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.problem(where, f"{value!r} is not UTF-8 text")
+                return
+            if not text.strip():
+                self.problem(where, f"{value!r} is empty")
+
+    def zip_file(self, where: str, value) -> zipfile.ZipFile | None:
+        if not self.file_exists(where, value) or value not in self.names:
+            return None
+        try:
+            inner = zipfile.ZipFile(io.BytesIO(self.read(value)))
+            bad = inner.testzip()
+        except zipfile.BadZipFile as error:
+            self.problem(where, f"{value!r} is not a valid zip file ({error})")
+            return None
+        if bad is not None:
+            self.problem(where, f"{value!r}: entry {bad!r} is corrupt")
+            return None
+        return inner
+
+    def program(self, where: str, value) -> None:
+        inner = self.zip_file(where, value)
+        if inner is None:
+            return
+        names = inner.namelist()
+        metadata = next((n for n in ("metadata.yaml", "metadata") if n in names), None)
+        if metadata is None:
+            nested = [n for n in names if n.count("/") == 1 and n.endswith(("/metadata.yaml", "/metadata"))]
+            hint = f" (found {nested[0]}: zip the program's files, not its folder)" if nested else ""
+            self.problem(where, f"{value!r} has no metadata.yaml at its root{hint}; Codabench would run nothing")
+            return
+        try:
+            command = (yaml.safe_load(inner.read(metadata)) or {}).get("command")
+        except (yaml.YAMLError, AttributeError):
+            self.problem(where, f"{value}:{metadata} is not a YAML mapping")
+            return
+        if not command or not isinstance(command, str):
+            self.problem(where, f"{value}:{metadata} has no command")
+            return
+        if SHELL_SYNTAX.search(command):
+            self.problem(where, f"{value}:{metadata}: command {command!r} runs without a shell: no pipes, "
+                                f"&&, redirections or $VARIABLES")
+        if command.split()[0] == "python":
+            self.problem(where, f"{value}:{metadata}: command starts with 'python'; use 'python3'")
+
+    # --- competition.yaml ----------------------------------------------------------------------
+
+    def run(self, run_solutions: bool, log) -> ValidationReport:
+        try:
+            self.archive = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as error:
+            self.problem(self.path.name, f"not a valid zip file ({error})")
+            return self.report
+        self.names = set(self.archive.namelist())
+        if self.path.stat().st_size > MAX_BUNDLE_BYTES:
+            self.problem(self.path.name, f"{self.path.stat().st_size / 1e6:.0f} MB: Codabench hangs unpacking "
+                                         f"bundles this big; upload the large data once as datasets")
+        if "competition.yaml" not in self.names:
+            nested = sorted(n for n in self.names if n.endswith("/competition.yaml"))
+            hint = f" (found {nested[0]}: zip the bundle's contents, not its folder)" if nested else ""
+            self.problem(self.path.name, f"no competition.yaml at the root of the zip{hint}")
+            return self.report
+        try:
+            competition = yaml.safe_load(self.read("competition.yaml"))
+        except yaml.YAMLError as error:
+            self.problem("competition.yaml", f"not valid YAML: {error}")
+            return self.report
+        if not isinstance(competition, dict):
+            self.problem("competition.yaml", "the top level must be a mapping")
+            return self.report
+        self.check_top(competition)
+        task_indexes = self.check_tasks(competition)
+        self.check_solutions(competition, task_indexes)
+        self.check_phases(competition, task_indexes)
+        columns = self.check_leaderboards(competition)
+        for where, message in find_leaks(self.archive, competition):
+            self.problem(where, message)
+        if run_solutions and not self.report.problems:
+            self.check_solution_scores(competition, columns, log)
+        return self.report
+
+    def check_top(self, c: dict) -> None:
+        if c.get("version") != 2:
+            self.problem("version", "must be 2 (without it Codabench uses its old unpacker and fails confusingly)")
+        title = c.get("title")
+        if not isinstance(title, str) or not title.strip():
+            self.problem("title", "required")
+        elif len(title) > 256:
+            self.problem("title", f"{len(title)} characters; at most 256")
+        if "image" not in c:
+            self.problem("image", "required (the logo: PNG, JPEG, GIF or WebP)")
+        elif self.file_exists("image", c["image"]) and c["image"] in self.names:
+            if image_type(self.read(c["image"])) is None:
+                self.problem("image", f"{c['image']!r} is not a PNG, JPEG, GIF or WebP image (checked by content)")
+        if "terms" not in c:
+            self.problem("terms", "required (a non-empty UTF-8 file)")
+        else:
+            self.text_file("terms", c["terms"])
+        if "pages" not in c:
+            self.problem("pages", "required (the key must exist)")
+        elif not isinstance(c["pages"], list):
+            self.problem("pages", "must be a list of {title, file}")
+        else:
+            for i, page in enumerate(c["pages"]):
+                if not isinstance(page, dict) or not page.get("title"):
+                    self.problem(f"pages[{i}].title", "required")
+                if isinstance(page, dict):
+                    self.text_file(f"pages[{i}].file", page.get("file"))
+        image = c.get("docker_image")
+        if not image:
+            self.problem("docker_image", "not set: Codabench would run the programs in codalab-legacy:py37 (Python 3.7)")
+        elif len(str(image)) > 128:
+            self.problem("docker_image", "at most 128 characters")
+        if "leaderboard" in c and "leaderboards" not in c:
+            self.problem("leaderboard", "the key is 'leaderboards' (plural); 'leaderboard' is ignored")
+
+    def check_tasks(self, c: dict) -> set:
+        tasks = c.get("tasks")
+        if not isinstance(tasks, list) or not tasks:
+            self.problem("tasks", "required: a non-empty list")
+            return set()
+        indexes = set()
+        for i, task in enumerate(tasks):
+            where = f"tasks[{i}]"
+            if not isinstance(task, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            index = task.get("index")
+            if index is None:
+                self.problem(f"{where}.index", "required")
+            elif index in indexes:
+                self.problem(f"{where}.index", f"{index!r} is used by another task")
+            indexes.add(index)
+            if not task.get("name"):
+                self.problem(f"{where}.name", "required")
+            if "scoring_program" not in task:
+                self.problem(f"{where}.scoring_program", "required")
+            for key in TASK_FILES:
+                if key in task:
+                    if key in PROGRAM_FILES:
+                        self.program(f"{where}.{key}", task[key])
+                    else:
+                        self.zip_file(f"{where}.{key}", task[key])
+        return indexes
+
+    def check_solutions(self, c: dict, task_indexes: set) -> None:
+        for i, solution in enumerate(c.get("solutions") or []):
+            where = f"solutions[{i}]"
+            if not isinstance(solution, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            for j, index in enumerate(solution.get("tasks") or []):
+                if index not in task_indexes:
+                    self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks")
+            if not solution.get("tasks"):
+                self.problem(f"{where}.tasks", "required: the task indexes it solves")
+            self.zip_file(f"{where}.path", solution.get("path"))
+
+    def check_phases(self, c: dict, task_indexes: set) -> None:
+        phases = c.get("phases")
+        if not isinstance(phases, list) or not phases:
+            self.problem("phases", "required: a non-empty list")
+            return
+        previous_end = None
+        for i, phase in enumerate(phases):
+            where = f"phases[{i}]"
+            if not isinstance(phase, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            if not phase.get("name"):
+                self.problem(f"{where}.name", "required")
+            start = self.date(f"{where}.start", phase.get("start"), required=True)
+            end = self.date(f"{where}.end", phase.get("end"), required=i < len(phases) - 1)
+            if start and end and end <= start:
+                self.problem(f"{where}.end", f"{end} is not after the start {start}")
+            if start and previous_end and start <= previous_end:
+                self.problem(f"{where}.start", f"{start} must be after the previous phase's end {previous_end}")
+            previous_end = end
+            tasks = phase.get("tasks")
+            if not isinstance(tasks, list) or not tasks:
+                self.problem(f"{where}.tasks", "required: a list of task indexes")
+            else:
+                for j, index in enumerate(tasks):
+                    if index not in task_indexes:
+                        self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks "
+                                                             f"(indexes: {sorted(task_indexes, key=str)})")
+            for key in ("execution_time_limit", "max_submissions", "max_submissions_per_day"):
+                value = phase.get(key)
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                    self.problem(f"{where}.{key}", f"must be a whole number ≥ 0, got {value!r}")
+            for key in ("public_data", "starting_kit"):
+                if phase.get(key) is not None:
+                    self.zip_file(f"{where}.{key}", phase[key])
+            if phase.get("auto_migrate_to_this_phase") and i == 0:
+                self.problem(f"{where}.auto_migrate_to_this_phase", "not allowed on the first phase")
+
+    def date(self, where: str, value, required: bool) -> dt.datetime | None:
+        if value is None:
+            if required:
+                self.problem(where, "required" + (" (every phase but the last needs an end)" if "end" in where else ""))
+            return None
+        if isinstance(value, (dt.date, dt.datetime)):
+            self.problem(where, f"write it as a quoted string 'YYYY-MM-DD HH:MM:SS': an unquoted YAML date "
+                                f"({value}) is truncated to midnight by Codabench")
+            return None
+        if not isinstance(value, str) or not DATE.match(value.strip()):
+            self.problem(where, f"{value!r} is not a date 'YYYY-MM-DD HH:MM:SS' (UTC; offsets are discarded)")
+            return None
+        text = value.strip()
+        try:
+            return dt.datetime.fromisoformat(text if " " in text else text + " 00:00:00")
+        except ValueError as error:
+            self.problem(where, f"{value!r} is not a valid date ({error})")
+            return None
+
+    def check_leaderboards(self, c: dict) -> list[dict]:
+        boards = c.get("leaderboards")
+        if not isinstance(boards, list) or not boards:
+            self.problem("leaderboards", "required: a list with one leaderboard")
+            return []
+        if len(boards) > 1:
+            self.problem("leaderboards", f"{len(boards)} leaderboards: Codabench uses only the first for every phase")
+        board = boards[0]
+        if not isinstance(board, dict):
+            self.problem("leaderboards[0]", "must be a mapping")
+            return []
+        for key, limit in (("title", 64), ("key", 36)):
+            if not board.get(key):
+                self.problem(f"leaderboards[0].{key}", "required")
+            elif len(str(board[key])) > limit:
+                self.problem(f"leaderboards[0].{key}", f"at most {limit} characters")
+        rule = board.get("submission_rule", "Add")
+        if rule not in SUBMISSION_RULES:
+            self.problem("leaderboards[0].submission_rule", f"{rule!r} is not one of {', '.join(sorted(SUBMISSION_RULES))}")
+        columns = board.get("columns")
+        if not isinstance(columns, list) or not columns:
+            self.problem("leaderboards[0].columns", "required: a non-empty list")
+            return []
+        keys, indexes = [], []
+        for i, column in enumerate(columns):
+            where = f"leaderboards[0].columns[{i}]"
+            if not isinstance(column, dict):
+                self.problem(where, "must be a mapping")
+                continue
+            for key in ("title", "key"):
+                if not column.get(key):
+                    self.problem(f"{where}.{key}", "required")
+                elif len(str(column[key])) > 36:
+                    self.problem(f"{where}.{key}", "at most 36 characters")
+            if column.get("key") in keys:
+                self.problem(f"{where}.key", f"{column['key']!r} is used by another column")
+            keys.append(column.get("key"))
+            index = column.get("index")
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                self.problem(f"{where}.index", f"must be a whole number ≥ 0, got {index!r}")
+            elif index in indexes:
+                self.problem(f"{where}.index", f"{index} is used by another column")
+            indexes.append(index)
+            if column.get("sorting", "desc") not in ("asc", "desc"):
+                self.problem(f"{where}.sorting", f"{column['sorting']!r}: must be asc or desc")
+            if "precision" in column and not isinstance(column["precision"], int):
+                self.problem(f"{where}.precision", "must be a whole number")
+            if "computation" in column:
+                if column["computation"] not in ("avg", "sum", "min", "max"):
+                    self.problem(f"{where}.computation", "must be avg, sum, min or max")
+                refs = column.get("computation_indexes")
+                if not isinstance(refs, list) or not refs:
+                    self.problem(f"{where}.computation_indexes", "required with computation: other columns' indexes")
+        all_indexes = {column.get("index") for column in columns if isinstance(column, dict)}
+        for i, column in enumerate(columns):
+            if isinstance(column, dict) and isinstance(column.get("computation_indexes"), list):
+                for j, ref in enumerate(column["computation_indexes"]):
+                    if ref == column.get("index") or ref not in all_indexes:
+                        self.problem(f"leaderboards[0].columns[{i}].computation_indexes[{j}]",
+                                     f"{ref!r} is not another column's index")
+        primary = board.get("primary_index", 0)
+        visible = {column.get("index") for column in columns if isinstance(column, dict) and not column.get("hidden")}
+        if primary not in visible:
+            self.problem("leaderboards[0].primary_index", f"{primary!r} is not the index of a visible column "
+                                                           f"(the leaderboard page would crash)")
+        return [column for column in columns if isinstance(column, dict)]
+
+    # --- running the solutions -----------------------------------------------------------------
+
+    def check_solution_scores(self, c: dict, columns: list[dict], log) -> None:
+        expected = {column["key"] for column in columns if "computation" not in column}
+        for i, solution in enumerate(c.get("solutions") or []):
+            phase_index = next((p for p, phase in enumerate(c["phases"])
+                                if set(solution["tasks"]) & set(phase["tasks"])), None)
+            if phase_index is None:
+                continue
+            log(f"running solutions[{i}] ({solution['path']}) through the local worker, phase {phase_index}")
+            with tempfile.TemporaryDirectory(prefix="solution-") as folder:
+                submission = Path(folder) / "solution.zip"
+                submission.write_bytes(self.read(solution["path"]))
+                result = run_submission(self.path, submission, phase_index=phase_index, log=log)
+            if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
+                shutil.rmtree(result.root, ignore_errors=True)
+            self.report.solution_runs.append((i, result))
+            if not result.ok:
+                self.problem(f"solutions[{i}]", f"the bundled solution did not score: {result.error}")
+                continue
+            written = set(result.scores)
+            for j, column in enumerate(columns):
+                if column["key"] in expected - written:
+                    self.problem(f"leaderboards[0].columns[{j}].key",
+                                 f"{column['key']!r} is not written by the scoring program (scoring solutions[{i}] "
+                                 f"wrote: {', '.join(sorted(written))})")
+            for key in sorted(written - expected):
+                self.problem("leaderboards[0].columns", f"the scoring program writes {key!r}, which no column shows")
+
+
+def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False) -> ValidationReport:
+    return BundleChecker(path, keep_runs).run(run_solutions, log)

@@ -1,0 +1,256 @@
+"""A local stand-in for Codabench's compute worker: same folder layout, same commands, no docker.
+
+Each job gets its own root that plays the role of the container's /app:
+  prediction/  program/ (ingestion) ingested_program/ input_data/ output/ shared/
+  scoring/     program/ (scoring)   input/ref/ input/res/ output/ shared/
+The reference data is unpacked only after the prediction job has ended, so ingestion and the
+participant's code never have it on disk. `/app/...` in a program's command is mapped to the job root.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from programlib.archive import UnsafeArchiveError, safe_extract
+from programlib.runner import ProcessResult, run_process, tail
+
+from .build import BUNDLE_INFO
+
+RESERVED_OUTPUT = "metadata"  # Codabench's worker writes output/metadata itself
+APP_PATH = re.compile(r"(?<![\w./-])/app(?=/|$)")
+
+
+class WorkerError(Exception):
+    """The bundle or the submission cannot be run at all (not a scoring failure)."""
+
+
+@dataclass
+class Job:
+    name: str
+    root: Path
+    process: ProcessResult
+
+    def describe_failure(self) -> str:
+        p = self.process
+        if p.timed_out:
+            return (f"Execution Time Limit exceeded: the {self.name} job was killed after {p.time_limit:g} s "
+                    f"(log: {p.stderr_path})")
+        return f"the {self.name} program exited with code {p.exit_code}:\n{tail(p.stderr_path) or '(no output on stderr)'}"
+
+
+@dataclass
+class RunResult:
+    root: Path
+    phase_index: int
+    phase_name: str
+    jobs: list[Job] = field(default_factory=list)
+    scores: dict[str, float] | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    detailed_results: Path | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.scores is not None
+
+
+class Bundle:
+    """Read access to a bundle zip without unpacking it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise WorkerError(f"{path}: not a valid zip file ({error})") from None
+        try:
+            self.competition = yaml.safe_load(self.archive.read("competition.yaml"))
+        except KeyError:
+            raise WorkerError(f"{path}: no competition.yaml at the root of the bundle") from None
+        try:
+            self.info = json.loads(self.archive.read(BUNDLE_INFO))
+        except KeyError:
+            self.info = {}
+
+    def extract_dataset(self, reference: str, target: Path) -> None:
+        """A task's file reference: a zip inside the bundle, or a folder of it (Codabench zips folders)."""
+        label = f"{self.path.name}:{reference}"
+        names = self.archive.namelist()
+        if reference in names:
+            safe_extract(io.BytesIO(self.archive.read(reference)), target, label=label)
+            return
+        prefix = reference.rstrip("/") + "/"
+        members = [name for name in names if name.startswith(prefix) and not name.endswith("/")]
+        if not members:
+            raise WorkerError(f"{label}: not found in the bundle")
+        for name in members:
+            destination = target / name[len(prefix):]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(self.archive.read(name))
+
+    def phase_and_task(self, phase_index: int) -> tuple[dict, dict]:
+        phases = self.competition.get("phases") or []
+        if not 0 <= phase_index < len(phases):
+            raise WorkerError(f"{self.path.name}: no phase {phase_index} (the bundle has {len(phases)}: "
+                              + ", ".join(f"{i} = {p.get('name')!r}" for i, p in enumerate(phases)) + ")")
+        phase = phases[phase_index]
+        task_indexes = phase.get("tasks") or []
+        if len(task_indexes) != 1:
+            raise WorkerError(f"phase {phase_index} has {len(task_indexes)} tasks; the local worker runs one task per phase")
+        tasks = {task.get("index"): task for task in self.competition.get("tasks") or []}
+        if task_indexes[0] not in tasks:
+            raise WorkerError(f"phases[{phase_index}].tasks[0]: task {task_indexes[0]!r} is not defined in tasks")
+        return phase, tasks[task_indexes[0]]
+
+
+def program_command(program_dir: Path, job_root: Path) -> list[str]:
+    for name in ("metadata.yaml", "metadata"):
+        if (program_dir / name).is_file():
+            metadata = yaml.safe_load((program_dir / name).read_text()) or {}
+            break
+    else:
+        raise WorkerError(f"{program_dir.name}: no metadata.yaml at the program's root")
+    command = metadata.get("command") if isinstance(metadata, dict) else None
+    if not command:
+        raise WorkerError(f"{program_dir.name}/metadata.yaml: no command")
+    # Like the worker: split as a shell would, run without a shell. The container's python is ours.
+    arguments = [APP_PATH.sub(str(job_root), part) for part in shlex.split(str(command))]
+    if arguments[0] in ("python", "python3"):
+        arguments[0] = sys.executable
+    return arguments
+
+
+def _unpack_submission(submission: Path, target: Path) -> None:
+    if submission.is_dir():
+        shutil.copytree(submission, target, dirs_exist_ok=True)
+    elif submission.is_file():
+        safe_extract(submission, target, label=submission.name)
+    else:
+        raise WorkerError(f"{submission}: no such file or folder")
+
+
+def _run_job(name: str, root: Path, program_dir: Path, time_limit: float, logs: Path) -> Job:
+    for folder in ("output", "shared"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    process = run_process(program_command(program_dir, root), cwd=program_dir, time_limit=time_limit,
+                          stdout_path=logs / f"{name}.stdout.txt", stderr_path=logs / f"{name}.stderr.txt")
+    return Job(name, root, process)
+
+
+def read_scores(path: Path) -> dict[str, float]:
+    """scores.json as Codabench reads it: a flat object of finite numbers (else no scores at all)."""
+    try:
+        scores = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise WorkerError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(scores, dict):
+        raise WorkerError(f"{path}: must be a JSON object of scores")
+    for key, value in scores.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WorkerError(f"{path}: {key!r} is {value!r}, not a number")
+        if not math.isfinite(value) or abs(value) >= 1e10:
+            raise WorkerError(f"{path}: {key!r} is {value!r}; Codabench drops non-finite or huge scores")
+    return {key: float(value) for key, value in scores.items()}
+
+
+def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0, workdir: Path | None = None,
+                   time_limit: float | None = None, log=print) -> RunResult:
+    """Run `submission` (zip or folder) against one phase of the bundle, as the compute worker would."""
+    bundle = Bundle(bundle_path)
+    phase, task = bundle.phase_and_task(phase_index)
+    limit = float(time_limit if time_limit is not None else phase.get("execution_time_limit") or 600)
+    root = Path(tempfile.mkdtemp(prefix="codabench-run-")) if workdir is None else workdir
+    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+        raise WorkerError(f"{workdir}: exists and is not empty; choose a new folder (nothing is overwritten)")
+    root.mkdir(parents=True, exist_ok=True)
+    logs = root / "logs"
+    result = RunResult(root=root, phase_index=phase_index, phase_name=str(phase.get("name")), info=bundle.info)
+
+    prediction, scoring = root / "prediction", root / "scoring"
+    results_dir = scoring / "input" / "res"
+    try:
+        if task.get("ingestion_program"):
+            log(f"prediction job: ingestion program, time limit {limit:g} s")
+            bundle.extract_dataset(task["ingestion_program"], prediction / "program")
+            if task.get("input_data"):
+                bundle.extract_dataset(task["input_data"], prediction / "input_data")
+            _unpack_submission(submission, prediction / "ingested_program")
+            job = _run_job("prediction", prediction, prediction / "program", limit, logs)
+            result.jobs.append(job)
+            if job.process.timed_out:
+                result.error = job.describe_failure()
+                return result
+            if job.process.exit_code != 0:
+                # Codabench goes on to scoring, which must notice what is missing; we say so.
+                result.warnings.append(job.describe_failure())
+            if (prediction / "output" / RESERVED_OUTPUT).exists():
+                result.error = "the ingestion program wrote output/metadata, a name Codabench's worker reserves"
+                return result
+            shutil.copytree(prediction / "output", results_dir)
+        else:
+            log("results submission: scored as submitted")
+            _unpack_submission(submission, results_dir)
+
+        log(f"scoring job: time limit {limit:g} s")
+        bundle.extract_dataset(task["scoring_program"], scoring / "program")
+        (scoring / "input" / "ref").mkdir(parents=True, exist_ok=True)
+        if task.get("reference_data"):
+            bundle.extract_dataset(task["reference_data"], scoring / "input" / "ref")
+        job = _run_job("scoring", scoring, scoring / "program", limit, logs)
+        result.jobs.append(job)
+        output = scoring / "output"
+        if (output / "detailed_results.html").is_file():
+            result.detailed_results = output / "detailed_results.html"
+        if not job.process.ok:
+            result.error = job.describe_failure()
+            return result
+        if (output / RESERVED_OUTPUT).exists():
+            result.error = "the scoring program wrote output/metadata, a name Codabench's worker reserves"
+            return result
+        if not (output / "scores.json").is_file():
+            result.error = "the scoring program exited cleanly but wrote no scores.json (Codabench: 'Could not find scores file')"
+            return result
+        result.scores = read_scores(output / "scores.json")
+    except (UnsafeArchiveError, WorkerError) as error:
+        result.error = str(error)
+    return result
+
+
+def placement(score: float, info: dict) -> str | None:
+    """Where a primary score falls among the task's declared reference points (MLE-bench style)."""
+    thresholds = info.get("thresholds") or {}
+    if not thresholds:
+        return None
+    higher_is_better = info.get("sorting", "desc") == "desc"
+
+    def reaches(level: float) -> bool:
+        return score >= level if higher_is_better else score <= level
+
+    parts = []
+    if any(name in thresholds for name in ("gold", "silver", "bronze")):
+        medal = next((n for n in ("gold", "silver", "bronze") if n in thresholds and reaches(thresholds[n])), None)
+        parts.append(f"{medal} medal" if medal else "no medal")
+    if "median" in thresholds:
+        parts.append("above the median" if reaches(thresholds["median"]) else "below the median")
+    for name, label in (("trivial", "trivial baseline"), ("reference", "reference solution")):
+        if name in thresholds:
+            if abs(score - thresholds[name]) < 5e-5:
+                relation = "matches"
+            else:
+                relation = "beats" if reaches(thresholds[name]) else "does not beat"
+            parts.append(f"{relation} the {label} ({thresholds[name]:.4g})")
+    scale, measured_at = info.get("scale"), info.get("thresholds_scale")
+    note = f" [thresholds were measured at scale '{measured_at}'; this bundle is '{scale}']" if scale != measured_at else ""
+    return "; ".join(parts) + note

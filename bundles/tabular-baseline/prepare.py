@@ -1,0 +1,88 @@
+"""Data for the tabular-baseline task: a binary classification table with hidden test labels.
+
+Synthetic by default: customer records whose churn label depends non-linearly on the features
+(thresholds, an interaction, a ratio), with missing values and categorical columns, so a tuned
+tree model beats a plain logistic regression, which beats a constant. With --raw-data DIR, DIR
+holds `train.csv` with a binary `target` column (any other columns are features; an `id` column
+is made if missing), split into train/test like MLE-bench (stratified, random_state = seed).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+TARGET = "target"
+TEST_FRACTION = 1 / 3
+
+
+def synthetic_customers(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    plan = rng.choice(["basic", "standard", "premium"], size=n, p=[0.5, 0.35, 0.15])
+    region = rng.choice(["north", "south", "east", "west", "central"], size=n)
+    device = rng.choice(["android", "ios", "web"], size=n, p=[0.45, 0.35, 0.2])
+    payment = rng.choice(["card", "paypal", "transfer", "voucher"], size=n, p=[0.5, 0.25, 0.15, 0.1])
+    age = rng.integers(18, 80, size=n)
+    tenure = rng.gamma(2.0, 12.0, size=n).round(1)
+    income = np.exp(rng.normal(10.4, 0.5, size=n)).round(0)
+    spend = (rng.gamma(3.0, 15.0, size=n) * np.where(plan == "premium", 2.2, np.where(plan == "standard", 1.4, 1.0))).round(2)
+    tickets = rng.poisson(np.where(device == "web", 1.6, 0.9))
+    last_login = rng.exponential(9.0, size=n).round(1)
+    discount = np.clip(rng.beta(1.2, 6.0, size=n), 0, 0.9).round(3)
+    sessions = rng.poisson(np.clip(30 - last_login, 1, None)).astype(float)
+
+    logit = (-1.3
+             + 1.6 * (tickets >= 3) + 0.2 * tickets
+             + 1.4 * np.tanh((last_login - 10) / 4)
+             - 0.025 * np.minimum(tenure, 60)
+             - 0.7 * (plan == "premium") + 0.3 * (plan == "basic")
+             + 1.2 * np.clip(spend * 12 / income - 0.02, 0, 0.2) * 10  # spend heavy relative to income
+             + 0.6 * (payment == "voucher") - 0.3 * (payment == "card")
+             + 1.1 * np.sin(age / 7.0)
+             + 0.8 * discount * (plan == "basic")
+             + rng.normal(0, 0.4, size=n))
+    target = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+
+    frame = pd.DataFrame({
+        "age": age, "tenure_months": tenure, "plan": plan, "region": region, "device": device,
+        "payment_method": payment, "annual_income": income, "monthly_spend": spend,
+        "support_tickets": tickets, "days_since_last_login": last_login, "sessions_last_30d": sessions,
+        "discount_rate": discount, TARGET: target,
+    })
+    # Missing values where real systems lose them: unknown income, logins not tracked on old accounts.
+    frame.loc[rng.random(n) < 0.08, "annual_income"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "days_since_last_login"] = np.nan
+    return frame
+
+
+def write_split(train: pd.DataFrame, test: pd.DataFrame, out_dir: Path) -> None:
+    public, private, input_data = out_dir / "public", out_dir / "private", out_dir / "input_data"
+    for folder in (public, private, input_data):
+        folder.mkdir(parents=True, exist_ok=True)
+    test_inputs = test.drop(columns=[TARGET])
+    sample = pd.DataFrame({"id": test["id"], TARGET: 0.5})
+    for folder in (public, input_data):  # participants get what their program will get
+        train.to_csv(folder / "train.csv", index=False)
+        test_inputs.to_csv(folder / "test.csv", index=False)
+        sample.to_csv(folder / "sample_submission.csv", index=False)
+    test[["id", TARGET]].to_csv(private / "test_labels.csv", index=False)
+
+
+def prepare(raw_dir: Path | None, out_dir: Path, scale, seed: int) -> None:
+    n_train, n_test = scale.params["n_train"], scale.params["n_test"]
+    rng = np.random.default_rng(seed)
+    if raw_dir is None:
+        frame = synthetic_customers(n_train + n_test, rng)
+        frame.insert(0, "id", [f"c{number:07d}" for number in rng.choice(10**7, size=len(frame), replace=False)])
+        train, test = frame.iloc[:n_train], frame.iloc[n_train:]
+    else:
+        frame = pd.read_csv(raw_dir / "train.csv")
+        if TARGET not in frame.columns:
+            raise ValueError(f"{raw_dir / 'train.csv'}: no '{TARGET}' column")
+        if "id" not in frame.columns:
+            frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
+        if scale.name != "full" and len(frame) > n_train + n_test:
+            frame = frame.sample(n=n_train + n_test, random_state=seed)
+        train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
+    write_split(train.reset_index(drop=True), test.reset_index(drop=True), out_dir)

@@ -1,0 +1,125 @@
+"""The builder: deterministic bytes, the right members, programs that run standalone."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import yaml
+
+from bundlegen.build import build_bundle
+from bundlegen.definition import load_task
+from conftest import build_copy, copy_project, quiet, run_cli
+
+
+def members(zip_bytes: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+        return archive.namelist()
+
+
+def test_two_builds_are_byte_identical_and_a_changed_page_is_not(tmp_path):
+    project = copy_project(tmp_path / "project")
+    # separate data caches: the data is generated twice, and must come out the same too
+    first = build_copy(project, "tabular-baseline", tmp_path / "a", tmp_path / "cache-a")
+    second = build_copy(project, "tabular-baseline", tmp_path / "b", tmp_path / "cache-b")
+    assert first.read_bytes() == second.read_bytes()
+
+    page = project.bundles_dir / "tabular-baseline" / "pages" / "overview.md"
+    page.write_text(page.read_text() + "\nOne more sentence.\n")
+    third = build_copy(project, "tabular-baseline", tmp_path / "c", tmp_path / "cache-a")
+    assert third.read_bytes() != first.read_bytes()
+    with zipfile.ZipFile(third) as archive:
+        assert archive.read("pages/overview.md").decode().endswith("One more sentence.\n")
+
+
+def test_another_seed_gives_other_data(tmp_path, cache_dir):
+    task = load_task(copy_project(tmp_path / "project").bundles_dir / "tabular-baseline")
+    one = build_bundle(task, tmp_path / "one", scale_name="tiny", seed=0, cache_dir=cache_dir, log=quiet)
+    two = build_bundle(task, tmp_path / "two", scale_name="tiny", seed=1, cache_dir=cache_dir, log=quiet)
+    with zipfile.ZipFile(one) as a, zipfile.ZipFile(two) as b:
+        assert a.read("reference_data.zip") != b.read("reference_data.zip")
+        assert a.read("scoring_program.zip") == b.read("scoring_program.zip")
+
+
+def test_bundle_layout(tiny_bundle):
+    with zipfile.ZipFile(tiny_bundle("tabular-baseline")) as bundle:
+        names = bundle.namelist()
+        assert names == sorted(names)
+        assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in bundle.infolist())
+        competition = yaml.safe_load(bundle.read("competition.yaml"))
+        assert competition["version"] == 2 and competition["enable_detailed_results"] is True
+        for name in ("logo.png", "pages/terms.md", "scoring_program.zip", "ingestion_program.zip",
+                     "reference_data.zip", "input_data.zip", "public_data.zip", "starting_kit.zip", "solution.zip"):
+            assert name in names
+        scoring = members(bundle.read("scoring_program.zip"))
+        assert "metadata.yaml" in scoring and "scoring.py" in scoring and "programlib/scoring.py" in scoring
+        ingestion = members(bundle.read("ingestion_program.zip"))
+        assert "task.json" in ingestion and "programlib/runner.py" in ingestion
+        kit = members(bundle.read("starting_kit.zip"))
+        assert "sample_submission/baseline.py" in kit
+        assert not any(name.startswith("solution/") for name in kit), "the reference solution is the organiser's"
+        assert sorted(members(bundle.read("solution.zip"))) == ["README.md", "baseline.py"]
+        assert sorted(members(bundle.read("reference_data.zip"))) == ["test_labels.csv"]
+        info = json.loads(bundle.read("bundle.json"))
+        assert info["scale"] == "tiny" and info["primary"] == "score"
+        config = json.loads(zipfile.ZipFile(io.BytesIO(bundle.read("ingestion_program.zip"))).read("task.json"))
+        assert config["entry"] == "baseline.py" and config["time_limit"] == 300
+
+
+def test_pages_are_rendered_with_the_task_facts(tiny_bundle):
+    with zipfile.ZipFile(tiny_bundle("tabular-baseline")) as bundle:
+        data_page = bundle.read("pages/data.md").decode()
+    assert "| `train.csv` | 400 |" in data_page and "{{" not in data_page
+
+
+def test_programs_use_their_vendored_library(tmp_path, tiny_bundle):
+    """In Codabench's container nothing of ours is installed: the program zip must carry programlib."""
+    with zipfile.ZipFile(tiny_bundle("tabular-baseline")) as bundle:
+        zipfile.ZipFile(io.BytesIO(bundle.read("scoring_program.zip"))).extractall(tmp_path / "program")
+    found = subprocess.run([sys.executable, "-c", "import programlib; print(programlib.__file__)"],
+                           cwd=tmp_path / "program", capture_output=True, text=True, check=True).stdout
+    assert found.strip() == str(tmp_path / "program" / "programlib" / "__init__.py")
+
+
+def test_cli_build_all(tmp_path):
+    result = run_cli("build", "--all", "--scale", "tiny", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1/5 data" in result.stdout and "5/5 writing the bundle" in result.stdout  # progress per step
+    assert (tmp_path / "tabular-baseline.zip").is_file()
+
+
+def test_raw_data_is_split_instead_of_generated(tmp_path):
+    """--raw-data DIR: the real table is split (stratified) into public train/test and private labels."""
+    import numpy as np
+    import pandas as pd
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(5)
+    pd.DataFrame({"x1": rng.normal(size=900), "colour": rng.choice(["red", "blue"], 900),
+                  "target": rng.integers(0, 2, 900)}).to_csv(raw / "train.csv", index=False)
+    result = run_cli("build", "tabular-baseline", "--scale", "full", "--raw-data", raw, "--out", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    assert "preparing raw data" in result.stdout
+    with zipfile.ZipFile(tmp_path / "dist" / "tabular-baseline.zip") as bundle:
+        public = zipfile.ZipFile(io.BytesIO(bundle.read("public_data.zip")))
+        train = pd.read_csv(public.open("train.csv"))
+        test = pd.read_csv(public.open("test.csv"))
+        labels = pd.read_csv(zipfile.ZipFile(io.BytesIO(bundle.read("reference_data.zip"))).open("test_labels.csv"))
+        assert json.loads(bundle.read("bundle.json"))["data"] == "raw"
+    assert len(train) + len(test) == 900 and len(test) == 300
+    assert "target" not in test.columns and list(labels.columns) == ["id", "target"]
+    assert set(labels["id"]) == set(test["id"]) and not set(train["id"]) & set(test["id"])
+    assert list(train.columns) == ["id", "x1", "colour", "target"]
+
+
+def test_raw_data_without_a_target_is_a_clear_error(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "train.csv").write_text("a,b\n1,2\n")
+    result = run_cli("build", "tabular-baseline", "--raw-data", raw, "--out", tmp_path / "dist")
+    assert result.returncode == 1
+    assert f"{raw / 'train.csv'}: no 'target' column" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "dist" / "tabular-baseline.zip").exists()

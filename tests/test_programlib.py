@@ -1,0 +1,138 @@
+"""The library vendored into every program: table checks, scores.json, process limits, safe unzip."""
+from __future__ import annotations
+
+import json
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from programlib import SubmissionError
+from programlib.archive import UnsafeArchiveError, safe_extract
+from programlib.runner import run_process
+from programlib.scoring import Scored, check_scores, run_scoring
+from programlib.tables import check_ids, parse_numbers, read_csv_table
+from conftest import processes_with
+
+
+def table(tmp_path: Path, text: str | bytes, columns=("id", "target")):
+    path = tmp_path / "predictions.csv"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return read_csv_table(path, list(columns))
+
+
+def test_reads_bom_and_any_column_order(tmp_path):
+    frame = table(tmp_path, "\ufefftarget,id\n0.25,a\n0.75,b\n")
+    assert list(frame.columns) == ["id", "target"] and frame["id"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "predictions.csv: the file is empty"),
+    ("id,target,target\na,1,1\n", "predictions.csv, line 1: column(s) 'target' appear more than once"),
+    ("id,target\na,0.1\nb\n", "predictions.csv, line 3: 1 field(s), the header has 2"),
+    (b"id,target\n\xff\xfe,1\n", "predictions.csv: not UTF-8 text"),
+    ("id;target\na;1\n", "predictions.csv, line 1: missing column(s) 'id', 'target'; unexpected column(s) 'id;target'"),
+])
+def test_table_errors_name_file_and_line(tmp_path, text, message):
+    with pytest.raises(SubmissionError) as caught:
+        table(tmp_path, text)
+    assert str(caught.value).startswith(message)
+
+
+def test_ids_are_aligned_and_checked(tmp_path):
+    frame = table(tmp_path, "id,target\nb,0.2\na,0.9\n")
+    order = check_ids(frame, "id", ["a", "b"], name="p.csv")
+    assert parse_numbers(frame, "target", name="p.csv")[order].tolist() == [0.9, 0.2]
+    with pytest.raises(SubmissionError, match=r"p.csv: 1 test id\(s\) have no row: 'c'"):
+        check_ids(frame, "id", ["a", "b", "c"], name="p.csv")
+    with pytest.raises(SubmissionError, match=r"p.csv, line 2, column 'id': unknown id 'b'"):
+        check_ids(frame, "id", ["a"], name="p.csv")
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity", "abc", ""])
+def test_non_numbers_are_rejected(tmp_path, value):
+    frame = table(tmp_path, f"id,target\na,{value}\n")
+    with pytest.raises(SubmissionError, match=r"predictions.csv, line 2, column 'target'"):
+        parse_numbers(frame, "target", name="predictions.csv")
+
+
+def test_scores_must_be_flat_and_finite():
+    assert check_scores({"a": 1, "b": 0.5}) == {"a": 1.0, "b": 0.5}
+    for bad in ({"a": float("nan")}, {"a": float("inf")}, {"a": 1e12}, {"a": {"b": 1}}, {"a": True}, {}):
+        with pytest.raises(AssertionError):
+            check_scores(bad)
+
+
+def test_run_scoring_writes_nothing_on_a_participant_error(tmp_path, capsys):
+    (tmp_path / "in" / "ref").mkdir(parents=True)
+    (tmp_path / "in" / "res").mkdir()
+
+    def refuse(reference, result):
+        raise SubmissionError("predictions.csv, line 3, column 'target': 'x' is not a number")
+
+    assert run_scoring(refuse, [str(tmp_path / "in"), str(tmp_path / "out")]) == 1
+    assert not (tmp_path / "out" / "scores.json").exists()
+    assert "line 3, column 'target'" in capsys.readouterr().err
+    assert "is not a number" in (tmp_path / "out" / "detailed_results.html").read_text()
+
+    assert run_scoring(lambda ref, res: Scored({"score": np.float64(0.5)}), [str(tmp_path / "in"), str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "scores.json").read_text()) == {"score": 0.5}
+
+
+def test_runner_kills_the_whole_tree_at_the_limit(tmp_path):
+    token = f"grandchild-{tmp_path.name}"
+    script = ("import subprocess, sys, time\n"
+              f"subprocess.Popen([sys.executable, '-c', 'import time; open(\"started\", \"w\"); time.sleep(60)', "
+              f"'{token}'], start_new_session=True)\n"
+              "time.sleep(60)\n")
+    started = time.monotonic()
+    result = run_process([sys.executable, "-c", script], cwd=tmp_path, time_limit=1.5,
+                         stdout_path=tmp_path / "out.txt", stderr_path=tmp_path / "err.txt")
+    assert result.timed_out and result.exit_code is None and not result.ok
+    assert time.monotonic() - started < 10
+    assert (tmp_path / "started").exists(), "the grandchild ran"
+    assert not processes_with(token), "the grandchild, in a session of its own, was killed too"
+
+
+def test_runner_reports_exit_codes(tmp_path):
+    result = run_process([sys.executable, "-c", "import sys; print('hi'); sys.exit(3)"], cwd=tmp_path,
+                         stdout_path=tmp_path / "o.txt", stderr_path=tmp_path / "e.txt", time_limit=30)
+    assert result.exit_code == 3 and not result.timed_out
+    assert (tmp_path / "o.txt").read_text() == "hi\n"
+
+
+def zip_with(path: Path, name: str, data: bytes = b"x", mode: int | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        info = zipfile.ZipInfo(name)
+        if mode is not None:
+            info.external_attr = mode << 16
+        archive.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize("name,mode,message", [
+    ("../up.txt", None, "escapes the target folder"),
+    ("a/../../up.txt", None, "escapes the target folder"),
+    ("/etc/passwd-copy", None, "has an absolute path"),
+    ("link", stat.S_IFLNK | 0o777, "is a symbolic link"),
+])
+def test_unsafe_zip_entries_are_refused_before_anything_is_written(tmp_path, name, mode, message):
+    archive = zip_with(tmp_path / "bad.zip", name, b"/etc/passwd" if mode else b"x", mode)
+    target = tmp_path / "target"
+    with pytest.raises(UnsafeArchiveError, match=message):
+        safe_extract(archive, target)
+    assert not target.exists()
+    assert not (tmp_path / "up.txt").exists()
+
+
+def test_not_a_zip_and_size_limit(tmp_path):
+    (tmp_path / "plain.zip").write_text("not a zip")
+    with pytest.raises(UnsafeArchiveError, match="not a valid zip file"):
+        safe_extract(tmp_path / "plain.zip", tmp_path / "t")
+    big = zip_with(tmp_path / "big.zip", "zeros.bin", bytes(10_000))
+    with pytest.raises(UnsafeArchiveError, match="more than the limit"):
+        safe_extract(big, tmp_path / "t", max_total_bytes=1000)
