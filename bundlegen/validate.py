@@ -291,10 +291,12 @@ class BundleChecker:
             if required:
                 self.problem(where, "required" + (" (every phase but the last needs an end)" if "end" in where else ""))
             return None
-        if isinstance(value, (dt.date, dt.datetime)):
-            self.problem(where, f"write it as a quoted string 'YYYY-MM-DD HH:MM:SS': an unquoted YAML date "
-                                f"({value}) is truncated to midnight by Codabench")
+        if isinstance(value, dt.datetime) and value.time() != dt.time():
+            self.problem(where, f"write it as a quoted string 'YYYY-MM-DD HH:MM:SS': Codabench truncates an "
+                                f"unquoted YAML date-time ({value}) to midnight")
             return None
+        if isinstance(value, dt.date):  # an unquoted date: midnight, as Codabench reads it
+            return dt.datetime(value.year, value.month, value.day)
         if not isinstance(value, str) or not DATE.match(value.strip()):
             self.problem(where, f"{value!r} is not a date 'YYYY-MM-DD HH:MM:SS' (UTC; offsets are discarded)")
             return None
