@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,14 +113,30 @@ class TaskModel(Strict):
     contact_email: str | None = None
 
 
-@dataclass(frozen=True)
-class Scale:
-    """What prepare() receives as `scale`: the name and that scale's parameters from bundle.yaml."""
-    name: str
-    params: dict = field(default_factory=dict)
+class Scale(str):
+    """What prepare() receives as `scale`: the scale's name (a str: "tiny", "small" or "full") that also
+    carries that scale's parameters from bundle.yaml in `.params`."""
 
-    def __str__(self) -> str:
-        return self.name
+    params: dict
+
+    def __new__(cls, name: str, params: dict | None = None) -> "Scale":
+        scale = super().__new__(cls, name)
+        scale.params = dict(params or {})
+        return scale
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+def scale_parameters(scale: str, task_folder: Path) -> dict:
+    """The parameters of `scale`: carried by a Scale, or read from the task's bundle.yaml for a plain name."""
+    if isinstance(scale, Scale):
+        return scale.params
+    scales = (yaml.safe_load((task_folder / DEFINITION_FILE).read_text()) or {}).get("scales") or {}
+    if scale not in scales:
+        raise ValueError(f"unknown scale {scale!r} (defined: {', '.join(scales)})")
+    return dict(scales[scale])
 
 
 @dataclass(frozen=True)

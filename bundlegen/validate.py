@@ -169,6 +169,8 @@ class BundleChecker:
             self.problem(where, message)
         if run_solutions and not self.report.problems:
             self.check_solution_scores(competition, columns, log)
+        elif run_solutions:
+            log("the bundled solutions were not run: fix the problems above first")
         return self.report
 
     def check_top(self, c: dict) -> None:

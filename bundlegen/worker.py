@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from programlib.archive import UnsafeArchiveError, safe_extract
+from programlib.archive import UnsafeArchiveError, check_member, safe_extract
 from programlib.runner import ProcessResult, run_process, tail
 
 from .build import BUNDLE_INFO
@@ -96,7 +96,7 @@ class Bundle:
         if not members:
             raise WorkerError(f"{label}: not found in the bundle")
         for name in members:
-            destination = target / name[len(prefix):]
+            destination = target.joinpath(*check_member(name[len(prefix):]).parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(self.archive.read(name))
 

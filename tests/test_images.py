@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bundlegen.definition import load_all
 from bundlegen.project import Project

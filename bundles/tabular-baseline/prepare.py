@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from bundlegen.definition import scale_parameters
+
 TARGET = "target"
 TEST_FRACTION = 1 / 3
 
@@ -69,8 +71,9 @@ def write_split(train: pd.DataFrame, test: pd.DataFrame, out_dir: Path) -> None:
     test[["id", TARGET]].to_csv(private / "test_labels.csv", index=False)
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale, seed: int) -> None:
-    n_train, n_test = scale.params["n_train"], scale.params["n_test"]
+def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+    sizes = scale_parameters(scale, Path(__file__).parent)
+    n_train, n_test = sizes["n_train"], sizes["n_test"]
     rng = np.random.default_rng(seed)
     if raw_dir is None:
         frame = synthetic_customers(n_train + n_test, rng)
@@ -82,7 +85,7 @@ def prepare(raw_dir: Path | None, out_dir: Path, scale, seed: int) -> None:
             raise ValueError(f"{raw_dir / 'train.csv'}: no '{TARGET}' column")
         if "id" not in frame.columns:
             frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
-        if scale.name != "full" and len(frame) > n_train + n_test:
+        if scale != "full" and len(frame) > n_train + n_test:
             frame = frame.sample(n=n_train + n_test, random_state=seed)
         train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
     write_split(train.reset_index(drop=True), test.reset_index(drop=True), out_dir)
