@@ -18,7 +18,7 @@ class PrepareError(Exception):
     pass
 
 
-def _load_prepare(task: TaskDefinition):
+def load_prepare(task: TaskDefinition):
     path = task.folder / "prepare.py"
     module_name = f"bundle_prepare_{task.id.replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -67,7 +67,7 @@ def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | 
     if (target / COMPLETE_MARKER).is_file():
         log(f"  data: reusing {target}")
         return target
-    prepare = _load_prepare(task)
+    prepare = load_prepare(task)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:

@@ -7,11 +7,12 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 import yaml
 
 from bundlegen.build import build_bundle
-from bundlegen.definition import load_task
-from conftest import build_copy, copy_project, quiet, run_cli
+from bundlegen.definition import load_all, load_task
+from conftest import TASK_IDS, build_copy, copy_project, quiet, run_cli
 
 
 def members(zip_bytes: bytes) -> list[str]:
@@ -123,3 +124,19 @@ def test_raw_data_without_a_target_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert f"{raw / 'train.csv'}: no 'target' column" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "dist" / "tabular-baseline.zip").exists()
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_prepare_contract_for_every_task(tmp_path, task_id):
+    """prepare(None, out_dir, "tiny", seed): the scale by name; same seed, same bytes; the folders it must write."""
+    from bundlegen.data import load_prepare, check_prepared
+
+    task = load_all()[task_id]
+    prepare = load_prepare(task)
+    digests = []
+    for run in ("a", "b"):
+        prepare(None, tmp_path / run, "tiny", 0)
+        check_prepared(task, tmp_path / run)
+        files = sorted(p for p in (tmp_path / run).rglob("*") if p.is_file())
+        digests.append([(p.relative_to(tmp_path / run).as_posix(), p.read_bytes()) for p in files])
+    assert digests[0] == digests[1]
