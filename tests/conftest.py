@@ -49,13 +49,25 @@ def tiny_bundle(tmp_path_factory, cache_dir) -> Callable[[str], Path]:
     return get
 
 
-def copy_project(target: Path, tasks: tuple[str, ...] = ("tabular-baseline",)) -> Project:
-    """A project of its own to break: copied task folders, everything else linked to the real one."""
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def copy_project(target: Path, tasks: tuple[str, ...] = ("tabular-baseline",), toy: bool = False) -> Project:
+    """A project of its own to break: copied task folders, everything else linked to the real one.
+
+    With `toy`, it also holds tests/fixtures' toy-results task (a results submission) and its scorer.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for name in LINKED:
-        (target / name).symlink_to(ROOT / name)
+        if toy and name == "scoring_programs":
+            shutil.copytree(ROOT / name, target / name)
+            shutil.copytree(FIXTURES / "toy_results_scorer", target / name / "toy_results_scorer")
+        else:
+            (target / name).symlink_to(ROOT / name)
     for task_id in tasks:
         shutil.copytree(ROOT / "bundles" / task_id, target / "bundles" / task_id)
+    if toy:
+        shutil.copytree(FIXTURES / "toy-results", target / "bundles" / "toy-results")
     return Project(target)
 
 
