@@ -49,7 +49,8 @@ def folder_zip(folder: Path, exclude: str | None = None) -> bytes:
 def ingestion_config(task: TaskDefinition) -> str:
     submission = task.model.submission
     return json.dumps({"task": task.id, "entry": submission.entry, "args": submission.args,
-                       "time_limit": submission.time_limit}, indent=2, sort_keys=True) + "\n"
+                       "time_limit": submission.time_limit, "results_files": submission.files},
+                      indent=2, sort_keys=True) + "\n"
 
 
 def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool) -> str:

@@ -74,7 +74,8 @@ class Leaderboard(Strict):
 
 class Submission(Strict):
     kind: Literal["results", "code"]
-    # results: the files a submission must hold; code: the program the ingestion program runs.
+    # results: the files a submission must hold. code: the program the ingestion program runs, and
+    # optionally `files`, results the ingestion program then also accepts in place of the program.
     files: list[str] = []
     entry: str | None = None
     args: list[str] = []

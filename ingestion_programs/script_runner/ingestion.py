@@ -9,7 +9,10 @@ which the scoring program receives as res/, holds:
   submission/            the participant's files, and whatever the program wrote into its working folder
   predictions/           the folder the program was told to write its predictions into
   logs/stdout.txt, logs/stderr.txt
-  ingestion_result.json  status (ok | failed | timeout | missing_entry), exit code, duration, message
+  ingestion_result.json  status (ok | results | failed | timeout | missing_entry), exit code, duration, message
+
+A task may also accept results: a submission without the entry point but with every file of
+task.json's "results_files" at its root is passed on as it is (status "results").
 """
 from __future__ import annotations
 
@@ -41,9 +44,17 @@ def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Pa
     shutil.copytree(submission_dir, workdir, dirs_exist_ok=True)
     result = {"entry": entry, "time_limit": time_limit}
 
+    results_files = config.get("results_files") or []
     if not (workdir / entry).is_file():
+        if results_files and all((workdir / name).is_file() for name in results_files):
+            for name in results_files:
+                shutil.copyfile(workdir / name, predictions / name)
+            result.update(status="results", exit_code=None, duration=0.0,
+                          message=f"no {entry}: scoring the submitted {', '.join(results_files)} as submitted")
+            return finish(output_dir, result)
+        accepted = f" (or the results file(s) {', '.join(results_files)})" if results_files else ""
         result.update(status="missing_entry", exit_code=None, duration=0.0,
-                      message=f"the submission has no {entry} at its root{find_misplaced(workdir, entry)}")
+                      message=f"the submission has no {entry}{accepted} at its root{find_misplaced(workdir, entry)}")
         return finish(output_dir, result)
     if not entry.endswith(".py"):
         result.update(status="failed", exit_code=None, duration=0.0, message=f"{entry}: only Python entry points run")
@@ -74,8 +85,9 @@ def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Pa
 
 def finish(output_dir: Path, result: dict) -> int:
     (output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(result["message"], file=sys.stderr if result["status"] != "ok" else sys.stdout, flush=True)
-    return 0 if result["status"] == "ok" else 1
+    succeeded = result["status"] in ("ok", "results")
+    print(result["message"], file=sys.stdout if succeeded else sys.stderr, flush=True)
+    return 0 if succeeded else 1
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,6 @@ participant's files, its predictions, its logs and ingestion_result.json).
 """
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from programlib import SubmissionError
 from programlib.report import Report, new_figure
+from programlib.results import ingestion_outcome, output_file
 from programlib.scoring import Scored, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
 
@@ -86,20 +86,15 @@ def overall(items: dict[str, float]) -> float:
 # --- reading the submission ------------------------------------------------------------------------
 
 def read_ingestion(result_dir: Path) -> dict:
-    path = result_dir / "ingestion_result.json"
-    if not path.is_file():
-        raise SubmissionError(f"no ingestion_result.json in the results: this task takes code submissions, "
-                              f"run by its ingestion program (a zip with {ENTRY} at its root)")
-    result = json.loads(path.read_text())
-    if result.get("status") != "ok":
-        raise SubmissionError(result.get("message") or f"the submission did not run: {result.get('status')}")
-    return result
+    outcome = ingestion_outcome(result_dir)
+    if outcome is None or outcome.get("status") != "ok":
+        raise SubmissionError(f"this task takes code submissions: a zip with {ENTRY} at its root, which the "
+                              f"ingestion program runs")
+    return outcome
 
 
 def read_predictions(result_dir: Path, ids: list[str]) -> np.ndarray:
-    path = result_dir / "predictions" / PREDICTIONS
-    if not path.is_file():
-        raise SubmissionError(f"{ENTRY} finished but wrote no {PREDICTIONS} into the folder given by --output-dir")
+    path = output_file(result_dir, PREDICTIONS, ENTRY)
     frame = read_csv_table(path, ["id", "target"], name=PREDICTIONS)
     order = check_ids(frame, "id", ids, name=PREDICTIONS)
     return parse_numbers(frame, "target", name=PREDICTIONS, low=0.0, high=1.0)[order]
