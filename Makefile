@@ -9,7 +9,7 @@ JOBS ?= 2
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,kit]'
 	touch $(STAMP)
 
 setup: $(STAMP)

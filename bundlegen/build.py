@@ -55,10 +55,13 @@ def ingestion_config(task: TaskDefinition) -> str:
 
 def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool) -> str:
     primary = task.primary_column
+    thresholds, measured_at = task.model.thresholds, task.model.default_scale
+    if raw:  # reference points of the real data (a leaderboard), which the synthetic ones do not describe
+        thresholds, measured_at = task.model.thresholds_raw, "full"
     info = {"task": task.id, "scale": scale.name, "seed": seed, "data": "raw" if raw else "synthetic",
             "submission_kind": task.model.submission.kind, "primary": primary.key, "sorting": primary.sorting,
-            "thresholds_scale": task.model.default_scale,
-            "thresholds": task.model.thresholds.model_dump(exclude_none=True) if task.model.thresholds else {}}
+            "thresholds_scale": measured_at, "public_reference": task.model.public_reference,
+            "thresholds": thresholds.model_dump(exclude_none=True) if thresholds else {}}
     return json.dumps(info, indent=2, sort_keys=True) + "\n"
 
 
@@ -102,8 +105,9 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
     bundle.add_bytes(files["public_data"], folder_zip(data_dir / "public"))
     if task.is_code:
         bundle.add_bytes(files["input_data"], folder_zip(data_dir / "input_data"))
-    if kit_dir is not None:  # the reference solution is the organiser's, not the participants'
-        bundle.add_bytes(files["starting_kit"], folder_zip(kit_dir, exclude=model.solution))
+    if kit_dir is not None:  # a reference solution folder is the organiser's, not the participants'
+        exclude = model.solution if model.solution not in (None, ".") else None
+        bundle.add_bytes(files["starting_kit"], folder_zip(kit_dir, exclude=exclude))
     solution_dir = kit_dir / model.solution if model.solution else data_dir / "solution"
     bundle.add_bytes(files["solution"], folder_zip(solution_dir))
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.machinery
 import importlib.util
 import json
 import shutil
@@ -19,15 +21,18 @@ class PrepareError(Exception):
 
 
 def load_prepare(task: TaskDefinition):
-    path = task.folder / "prepare.py"
-    module_name = f"bundle_prepare_{task.id.replace('-', '_')}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    """The task's prepare(), imported as part of a package made of the task folder, so prepare.py can import
+    its siblings relatively (`from .artworks import ...`) without clashing with another task's modules."""
+    folder = task.folder.resolve()
+    package = f"bundle_{task.id.replace('-', '_')}_{hashlib.sha256(str(folder).encode()).hexdigest()[:8]}"
+    if package not in sys.modules:
+        module = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(package, None, is_package=True))
+        module.__path__ = [str(folder)]
+        sys.modules[package] = module
+    module = importlib.import_module(f"{package}.prepare")
     if not callable(getattr(module, "prepare", None)):
-        raise DefinitionError([f"{task.project.relative(path)}: defines no function prepare(raw_dir, out_dir, scale, seed)"])
+        raise DefinitionError([f"{task.project.relative(folder / 'prepare.py')}: defines no function "
+                               f"prepare(raw_dir, out_dir, scale, seed)"])
     return module.prepare
 
 

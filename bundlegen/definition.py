@@ -105,9 +105,11 @@ class TaskModel(Strict):
     submission: Submission
     phases: list[Phase] = Field(min_length=1)
     leaderboard: Leaderboard
-    thresholds: Thresholds | None = None
+    thresholds: Thresholds | None = None  # for the synthetic data at the default scale
+    thresholds_raw: Thresholds | None = None  # for the real data at the full scale (e.g. the Kaggle leaderboard)
+    public_reference: list[str] = []  # reference files participants also get (not answers), e.g. labels.csv
     starting_kit: str | None = None
-    solution: str | None = None
+    solution: str | None = None  # a folder of the starting kit, or "." for the whole kit
     scales: dict[Literal[SCALES], dict[str, Any]]  # type: ignore[valid-type]
     default_scale: Literal[SCALES] = "small"  # type: ignore[valid-type]
     seed: int = 0
@@ -278,7 +280,7 @@ def _cross_checks(task: TaskDefinition):
         if scale not in model.scales:
             yield "scales", f"scale {scale!r} is missing (every task defines tiny, small and full)"
     if model.solution is not None and task.starting_kit_dir() is not None:
-        if not (task.starting_kit_dir() / model.solution).is_dir():
+        if model.solution != "." and not (task.starting_kit_dir() / model.solution).is_dir():
             yield "solution", f"folder {model.solution!r} not found in starting_kits/{model.starting_kit}"
     elif model.solution is not None:
         yield "solution", "a solution folder is looked up inside the starting kit: set starting_kit"

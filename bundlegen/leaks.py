@@ -91,8 +91,12 @@ def table_leaks(answer_name: str, answers: pd.DataFrame, visible_name: str, visi
                                          f"row by row")
 
 
-def find_leaks(archive: zipfile.ZipFile, competition: dict):
-    """Yield (where, message) for every answer file or answer column a participant could receive."""
+def find_leaks(archive: zipfile.ZipFile, competition: dict, public_reference: list[str] = ()):
+    """Yield (where, message) for every answer file or answer column a participant could receive.
+
+    `public_reference` names reference files that are not answers (bundle.json says which), such as a label list
+    the scorer needs and participants get too.
+    """
     references = {t.get("reference_data") for t in competition.get("tasks") or [] if isinstance(t, dict)}
     solutions = {s.get("path") for s in competition.get("solutions") or [] if isinstance(s, dict)}
     references.discard(None)
@@ -105,11 +109,13 @@ def find_leaks(archive: zipfile.ZipFile, competition: dict):
     for info in archive.infolist():
         if info.is_dir() or (under(info.filename, solutions) and not under(info.filename, references)):
             continue  # solutions are the organiser's
-        group = answers if under(info.filename, references) else visible
+        is_reference = under(info.filename, references)
+        group = answers if is_reference else visible
         data = archive.read(info)
         if zipfile.is_zipfile(io.BytesIO(data)):
             with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                group.extend(members(inner, f"{info.filename}:", 1))
+                found = members(inner, f"{info.filename}:", 1)
+                group.extend(m for m in found if not (is_reference and m.name.split(":")[-1] in public_reference))
         else:
             group.append(Member(info.filename, data))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import shutil
 import tempfile
@@ -135,6 +136,13 @@ class BundleChecker:
         if command.split()[0] == "python":
             self.problem(where, f"{value}:{metadata}: command starts with 'python'; use 'python3'")
 
+    def bundle_info(self) -> dict:
+        """Our own facts about the bundle (bundle.json), when it was made by this builder."""
+        try:
+            return json.loads(self.read("bundle.json"))
+        except (KeyError, ValueError):
+            return {}
+
     # --- competition.yaml ----------------------------------------------------------------------
 
     def run(self, run_solutions: bool, log) -> ValidationReport:
@@ -165,7 +173,7 @@ class BundleChecker:
         self.check_solutions(competition, task_indexes)
         self.check_phases(competition, task_indexes)
         columns = self.check_leaderboards(competition)
-        for where, message in find_leaks(self.archive, competition):
+        for where, message in find_leaks(self.archive, competition, self.bundle_info().get("public_reference", [])):
             self.problem(where, message)
         if run_solutions and not self.report.problems:
             self.check_solution_scores(competition, columns, log)

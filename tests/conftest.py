@@ -143,6 +143,21 @@ def read_inner(bundle: Path, member: str, name: str) -> bytes:
         return inner.read(name)
 
 
+def load_module(name: str, path: Path):
+    """Import a program's file by path, with its folder importable (programs import their siblings)."""
+    import importlib.util
+
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path.parent))
+
+
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "build_bundle.py"), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)

@@ -4,19 +4,14 @@ from __future__ import annotations
 import pytest
 
 from bundlegen.worker import run_submission
-from conftest import ROOT, quiet, write_zip
+from conftest import ROOT, load_module, quiet, write_zip
 
 sys_path = str(ROOT / "scoring_programs" / "tabular_baseline")
 
 
 @pytest.fixture(scope="module")
 def scorer():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tabular_scoring", f"{sys_path}/scoring.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("tabular_scoring", ROOT / "scoring_programs" / "tabular_baseline" / "scoring.py")
 
 
 SOLUTION = ROOT / "starting_kits" / "tabular-baseline" / "solution"

@@ -21,8 +21,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from artworks import GROUPS, LabelSpace, Sampler, png_bytes
 from bundlegen.definition import scale_parameters
+
+from .artworks import GROUPS, LabelSpace, Sampler, png_bytes
 
 TEST_FRACTION = 0.15
 PARALLEL_FROM = 2000  # images; below this, starting worker processes costs more than it saves
