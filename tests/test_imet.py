@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import zipfile
@@ -216,3 +217,51 @@ def test_results_only_submission_is_scored_as_submitted(tiny_bundle, tmp_path):
     result = run_submission(bundle, submission, workdir=tmp_path / "run", log=quiet)
     assert result.ok, result.error
     assert result.scores["micro_f1"] == 1.0 and result.scores["duration"] == 0.0
+
+
+def test_raw_kaggle_download_is_split_like_mlebench(tmp_path):
+    """--raw-data: the Kaggle files, split with train_test_split(test_size=0.15, random_state=0)."""
+    from PIL import Image
+    from sklearn.model_selection import train_test_split
+
+    from conftest import run_cli
+
+    raw = tmp_path / "raw"
+    (raw / "train").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    ids = [rng.bytes(16).hex() for _ in range(40)]
+    train = pd.DataFrame({"id": ids, "attribute_ids": [" ".join(map(str, sorted(rng.choice(6, 2, replace=False))))
+                                                       for _ in ids]})
+    train.to_csv(raw / "train.csv", index=False)
+    pd.DataFrame({"attribute_id": range(6), "attribute_name": ["country::a", "culture::b", "dimension::large",
+                  "medium::c", "tags::d", "tags::e"]}).to_csv(raw / "labels.csv", index=False)
+    for image_id in ids:
+        Image.new("RGB", (8, 8), (int(image_id[:2], 16), 0, 0)).save(raw / "train" / f"{image_id}.png")
+    result = run_cli("build", TASK, "--scale", "full", "--raw-data", raw, "--out", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    expected_train, expected_test = train_test_split(train, test_size=0.15, random_state=0)
+    with zipfile.ZipFile(tmp_path / "dist" / f"{TASK}.zip") as bundle:
+        public = zipfile.ZipFile(io.BytesIO(bundle.read("public_data.zip")))
+        answers = pd.read_csv(zipfile.ZipFile(io.BytesIO(bundle.read("reference_data.zip"))).open("test_labels.csv"),
+                              dtype=str)
+        info = json.loads(bundle.read("bundle.json"))
+    assert pd.read_csv(public.open("train.csv"), dtype=str)["id"].tolist() == expected_train["id"].tolist()
+    assert answers["id"].tolist() == expected_test["id"].tolist() and len(answers) == 6
+    assert sorted(n for n in public.namelist() if n.startswith("test/")) == sorted(f"test/{i}.png" for i in answers["id"])
+    assert info["data"] == "raw" and info["thresholds"] == {"gold": 0.696, "silver": 0.649, "bronze": 0.649,
+                                                            "median": 0.627}
+
+
+def test_full_config_names_real_timm_architectures():
+    import timm
+
+    sys.path.insert(0, str(KIT))
+    try:
+        from imet_kit.config import load_config
+    finally:
+        sys.path.remove(str(KIT))
+    for name in ("full", "default", "smoke"):
+        config = load_config(KIT / "configs" / f"{name}.yaml")
+        for model in config.models:
+            assert timm.list_models(model.name) == [model.name], model.name
+    assert [m.name for m in load_config(KIT / "configs" / "full.yaml").models] == ["resnet101d", "convnext_base"]

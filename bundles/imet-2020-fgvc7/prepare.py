@@ -42,10 +42,18 @@ def _draw_one(job: tuple[int, str, int]) -> list[int]:
     sampler: Sampler = _worker["sampler"]
     attributes = sampler.attributes(rng)
     image = sampler.draw(attributes, _worker["size"], rng)
-    data = png_bytes(image)
-    for target in _worker["folders"][folder]:
-        (target / f"{image_id}.png").write_bytes(data)
+    first, *copies = [target / f"{image_id}.png" for target in _worker["folders"][folder]]
+    first.write_bytes(png_bytes(image))
+    for copy in copies:  # public/ and input_data/ hold the same images: one file on disk
+        link_or_copy(first, copy)
     return sampler.label_ids(attributes, rng)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def synthetic(out_dir: Path, params: dict, seed: int) -> None:
@@ -93,10 +101,7 @@ def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) 
                 source = raw_dir / "train" / f"{image_id}.png"
                 if not source.is_file():
                     raise FileNotFoundError(f"{source}: image of train.csv row {image_id} not found")
-                try:
-                    os.link(source, target / source.name)  # same disk: no copy
-                except OSError:
-                    shutil.copyfile(source, target / source.name)
+                link_or_copy(source, target / source.name)
     write_tables(out_dir, train, test, labels)
 
 
