@@ -44,7 +44,6 @@ def main() -> None:
     config = load_config(args.config)
     seed_everything(config.seed)
     device = pick_device(config.device)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"config {config.name} ({args.config}); device {device}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), flush=True)
     started = time.time()
