@@ -1,0 +1,12 @@
+"""The classical digitizer: no network, the trace map is the ink that is dark and unsaturated (the grid removed)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .calibration import estimate_geometry, ink
+from .decode import decode_page
+
+
+def digitize_classical(image: np.ndarray, fs: int, deskew_degrees: float = 8.0, clip_mv: float = 5.0):
+    deskewed, weights, geometry = estimate_geometry(image, deskew_degrees, ink(image))
+    return decode_page(weights, geometry, fs, clip_mv), geometry
