@@ -34,7 +34,7 @@ def load(name: str, path: Path):
 
 
 def straightforward(solution: pd.DataFrame, submission: pd.DataFrame) -> float:
-    merged = solution.merge(submission, on="id", suffixes=("_true", "_pred"))
+    merged = solution[["id", "fs", "value"]].merge(submission, on="id", suffixes=("_true", "_pred"))
     parts = merged["id"].str.split("_")
     merged["record"], merged["row"], merged["lead"] = parts.str[0], parts.str[1].astype(int), parts.str[2]
     merged = merged.sort_values(["record", "lead", "row"])
@@ -84,11 +84,15 @@ def bench(workdir: Path) -> list[Measure]:
             predicted.append(np.roll(segment, int(rng.integers(-30, 30))) + rng.normal(0, 0.1, len(segment)) + 0.2)
         records.append({"id": record, "image_type": "0005"})
     solution = pd.DataFrame({"id": ids, "fs": fs_column, "value": np.concatenate(truth)})
+    parts = solution["id"].str.split("_", expand=True)  # the columns the builder writes beside the ids
+    solution = solution.assign(record=parts[0].astype(np.int64), lead=pd.Categorical(parts[2], categories=LEADS),
+                               row=parts[1].astype(np.int64))
     submission = pd.DataFrame({"id": ids, "value": np.concatenate(predicted)})
     ref, res = workdir / "ref", workdir / "res"
     ref.mkdir()
     res.mkdir()
     solution.to_parquet(ref / "solution.parquet")
+    solution = pd.read_parquet(ref / "solution.parquet")  # as the scorer reads it
     pd.DataFrame(records).to_csv(ref / "records.csv", index=False)
     submission.to_parquet(res / "submission.parquet")
 

@@ -21,7 +21,7 @@ from programlib import SubmissionError
 TASK = "physionet-ecg-image-digitization"
 PROGRAM = ROOT / "scoring_programs" / "ecg_snr"
 KIT = ROOT / "starting_kits" / TASK
-metric = load_module("ecg_metric", PROGRAM / "metric.py")
+metric = load_module("ecg_metric", PROGRAM / "modified_snr.py")
 scoring = load_module("ecg_scoring", PROGRAM / "scoring.py")
 LEADS = scoring.LEADS
 PERFECT = 10 * np.log10(384)

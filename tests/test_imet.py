@@ -22,7 +22,7 @@ PROGRAM = ROOT / "scoring_programs" / "imet_micro_f1"
 KIT = ROOT / "starting_kits" / TASK
 
 
-metric = load_module("imet_metric", PROGRAM / "metric.py")
+metric = load_module("imet_metric", PROGRAM / "micro_f1.py")
 scoring = load_module("imet_scoring", PROGRAM / "scoring.py")
 
 

@@ -8,7 +8,8 @@ test.csv, test/ and sample_submission.parquet, since a submission brings its own
     <id>-<segment>.txt (YOLO: class 0 lead regions, 1-12 lead names) and <id>-<segment>.json (calibration and
     the homography from the clean page); test.csv (id, lead, fs, number_of_rows); test/<id>.png;
     sample_submission.parquet (id = {id}_{row}_{lead}, value).
-private/: solution.parquet (id, fs, value) and records.csv (id, image_type), for the scores per image type.
+private/: solution.parquet (id, fs, value, and the id's parts: record, lead, row) and records.csv (id, image_type),
+for the scores per image type.
 
 Synthetic by default: signals.py, layout.py, distortions.py. With --raw-data DIR (the Kaggle download: train.csv,
 train/<id>/...) the records are split into train and test like MLE-bench: train_test_split(random_state=0) by record.
@@ -152,7 +153,12 @@ def write_tables(out_dir: Path, train: pd.DataFrame, tests: list) -> None:
         record_rows.append({"id": record_id, "image_type": image_type})
     pd.DataFrame(test_rows).to_csv(public / "test.csv", index=False)
     pd.DataFrame({"id": answer_ids, "value": 0.0}).to_parquet(public / "sample_submission.parquet", index=False)
-    pd.DataFrame({"id": answer_ids, "fs": answer_fs, "value": np.concatenate(answer_values)}).to_parquet(
+    # Beside Kaggle's id, fs and value: the id's parts, so the scorer need not split millions of strings.
+    record_of = [int(i.split("_", 1)[0]) for i in answer_ids]
+    pd.DataFrame({"id": answer_ids, "fs": answer_fs, "value": np.concatenate(answer_values),
+                  "record": np.array(record_of, dtype=np.int64),
+                  "lead": pd.Categorical([i.rsplit("_", 1)[1] for i in answer_ids], categories=list(LEADS)),
+                  "row": np.array([int(i.split("_")[1]) for i in answer_ids], dtype=np.int64)}).to_parquet(
         private / "solution.parquet", index=False)
     pd.DataFrame(record_rows).to_csv(private / "records.csv", index=False)
     input_data = out_dir / "input_data"

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from metric import max_shift, ratio, segment_powers, snr_db
+from modified_snr import max_shift, ratio, segment_powers, snr_db
 from programlib import SubmissionError
 from programlib.report import Report, new_figure
 from programlib.results import ingestion_outcome, output_file
@@ -27,8 +29,17 @@ IMAGE_TYPES = ("0001", "0003", "0004", "0005", "0006", "0009", "0010", "0011", "
 MAX_EXAMPLES = 5
 
 
-def read_submission(path: Path, expected_ids: pd.Index) -> np.ndarray:
-    """The submitted values in the order of `expected_ids`; every problem is the participant's, with its row."""
+def arrow_strings(values) -> pa.Array:
+    array = pa.array(values) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
+    if isinstance(array, pa.ChunkedArray):  # pandas' arrow-backed strings come chunked
+        array = array.combine_chunks()
+    return array.cast(pa.string())
+
+
+def read_submission(path: Path, expected_ids: pd.Series) -> np.ndarray:
+    """The submitted values in the order of `expected_ids`; every problem is the participant's, with its row.
+
+    Ids are matched with pyarrow's hash lookup: millions of rows take a second, not minutes."""
     try:
         frame = pd.read_parquet(path)
     except Exception as error:  # pyarrow raises many kinds for a file that is not parquet
@@ -38,20 +49,24 @@ def read_submission(path: Path, expected_ids: pd.Index) -> np.ndarray:
         extra = [c for c in frame.columns if c not in ("id", "value")]
         raise SubmissionError(f"{SUBMISSION}: the columns must be id, value (missing: {missing or 'none'}; "
                               f"unexpected: {extra or 'none'})")
-    ids = frame["id"].astype(str)
-    repeated = ids.duplicated()
-    if repeated.any():
-        row = int(np.flatnonzero(repeated.to_numpy())[0])
-        raise SubmissionError(f"{SUBMISSION}, row {row + 1}, column 'id': id {ids.iloc[row]!r} appears again")
-    unknown = ~ids.isin(expected_ids)
+    ids = arrow_strings(frame["id"].astype(str))
+    expected = arrow_strings(expected_ids.astype(str))
+    position = pc.index_in(ids, value_set=expected)
+    unknown = position.is_null().to_numpy(zero_copy_only=False)
     if unknown.any():
-        rows = np.flatnonzero(unknown.to_numpy())
-        raise SubmissionError(f"{SUBMISSION}, row {rows[0] + 1}, column 'id': unknown id {ids.iloc[rows[0]]!r} "
+        rows = np.flatnonzero(unknown)
+        raise SubmissionError(f"{SUBMISSION}, row {rows[0] + 1}, column 'id': unknown id {ids[int(rows[0])].as_py()!r} "
                               f"({len(rows)} id(s) not in the test set)")
-    if len(ids) != len(expected_ids):
-        missing = expected_ids[~expected_ids.isin(ids)]
-        shown = ", ".join(repr(i) for i in missing[:MAX_EXAMPLES])
-        raise SubmissionError(f"{SUBMISSION}: {len(missing)} test id(s) have no row, e.g. {shown} (every lead needs "
+    position = position.to_numpy()
+    _, first = np.unique(position, return_index=True)
+    if len(first) != len(position):
+        repeated = np.setdiff1d(np.arange(len(position)), first)[0]
+        raise SubmissionError(f"{SUBMISSION}, row {repeated + 1}, column 'id': id {ids[int(repeated)].as_py()!r} "
+                              f"appears again")
+    if len(position) != len(expected):
+        absent = np.setdiff1d(np.arange(len(expected)), position)
+        shown = ", ".join(repr(expected[int(i)].as_py()) for i in absent[:MAX_EXAMPLES])
+        raise SubmissionError(f"{SUBMISSION}: {len(absent)} test id(s) have no row, e.g. {shown} (every lead needs "
                               f"exactly the number_of_rows of test.csv)")
     values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
@@ -61,32 +76,73 @@ def read_submission(path: Path, expected_ids: pd.Index) -> np.ndarray:
         shown = repr(raw) if isinstance(raw, str) else str(raw)
         raise SubmissionError(f"{SUBMISSION}, row {row + 1}, column 'value': {shown} is not a finite number "
                               f"({int(bad.sum())} such value(s); NaN and infinity are not allowed)")
-    return pd.Series(values, index=ids.to_numpy()).reindex(expected_ids).to_numpy()
+    aligned = np.empty(len(expected))
+    aligned[position] = values
+    return aligned
 
 
-def fit_all(solution: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
-    """One row per (record, lead): powers, lag and offset, from segment_powers grouped by length and fs."""
-    parts = solution["id"].str.split("_", expand=True)
-    keyed = pd.DataFrame({"record": parts[0], "row": parts[1].astype(np.int64), "lead": parts[2],
-                          "fs": solution["fs"].to_numpy(), "label": solution["value"].to_numpy(dtype=np.float64),
-                          "pred": predicted}).sort_values(["record", "lead", "row"], kind="stable")
-    segments = keyed.groupby(["record", "lead"], sort=False)
-    info = segments.agg(fs=("fs", "first"), length=("row", "size"), start=("row", "min"), end=("row", "max"))
-    assert ((info["end"] - info["start"] + 1) == info["length"]).all(), "rows of a lead must be contiguous"
-    offsets = np.concatenate([[0], np.cumsum(info["length"].to_numpy())])
-    label, pred = keyed["label"].to_numpy(), keyed["pred"].to_numpy()
-    fits = pd.DataFrame(index=info.index, columns=["p_signal", "p_noise", "lag", "offset"], dtype=float)
-    positions = np.arange(len(info))
-    for (length, fs), members in info.assign(position=positions).groupby(["length", "fs"]):
-        starts = offsets[members["position"].to_numpy()]
-        index = starts[:, None] + np.arange(length)[None, :]
-        results = segment_powers(label[index], pred[index], max_shift(int(fs)))
-        fits.iloc[members["position"].to_numpy()] = np.column_stack(results)
-    return fits.reset_index().assign(fs=info["fs"].to_numpy())
+def solution_keys(solution: pd.DataFrame) -> pd.DataFrame:
+    """record, row, lead of every reference row: from the columns the builder stores, else parsed from the ids."""
+    if {"record", "lead", "row"} <= set(solution.columns):
+        record = pd.Categorical(solution["record"].to_numpy())  # factorising integers, then naming a few codes
+        record = record.rename_categories([str(c) for c in record.categories])
+        lead = solution["lead"]
+        lead = lead.array if isinstance(lead.dtype, pd.CategoricalDtype) else pd.Categorical(lead.astype(str))
+        return pd.DataFrame({"record": record, "row": solution["row"].to_numpy(dtype=np.int64), "lead": lead})
+    return parse_ids(solution["id"])
+
+
+def parse_ids(ids: pd.Series) -> pd.DataFrame:
+    """'{record}_{row}_{lead}' → record, row, lead columns (pyarrow's vectorised split: millions of ids in a second)."""
+    parts = pc.split_pattern(arrow_strings(ids.astype(str)), "_")
+
+    def categories(index: int) -> pd.Categorical:  # few distinct records and leads: codes, not millions of strings
+        encoded = pc.list_element(parts, index).dictionary_encode()
+        return pd.Categorical.from_codes(encoded.indices.to_numpy(), encoded.dictionary.to_pylist())
+
+    return pd.DataFrame({"record": categories(0), "row": pc.list_element(parts, 1).cast(pa.int64()).to_numpy(),
+                         "lead": categories(2)})
+
+
+def fit_all(solution: pd.DataFrame, predicted: np.ndarray, keys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (record, lead): powers, lag and offset, from segment_powers grouped by length and fs.
+
+    Segments are runs of the same (record, lead) in row order; the reference is written that way, so sorting is
+    needed (and done) only when it is not."""
+    keys = solution_keys(solution) if keys is None else keys
+    record_codes = keys["record"].cat.codes.to_numpy().astype(np.int64)
+    lead_codes = keys["lead"].cat.codes.to_numpy().astype(np.int64)
+    group = record_codes * (len(keys["lead"].cat.categories) + 1) + lead_codes
+    rows = keys["row"].to_numpy()
+    n = len(group)
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    lengths = np.diff(np.append(starts, n))
+    expected_rows = np.arange(n) - np.repeat(starts, lengths)
+    if len(np.unique(group[starts])) == len(starts) and np.array_equal(rows, expected_rows):
+        order = np.arange(n)
+    else:  # not in (record, lead, row) order: sort once
+        order = np.lexsort((rows, group))
+        group, rows = group[order], rows[order]
+        starts = np.flatnonzero(np.diff(group, prepend=-1))
+        lengths = np.diff(np.append(starts, n))
+        assert np.array_equal(rows, np.arange(n) - np.repeat(starts, lengths)), "rows of a lead must be 0..n-1"
+    label = solution["value"].to_numpy(dtype=np.float64)[order]
+    pred = np.asarray(predicted, dtype=np.float64)[order]
+    fs = solution["fs"].to_numpy()[order][starts]
+    fits = np.empty((len(starts), 4))
+    combos = np.stack([lengths, fs], axis=1)
+    for length, rate in np.unique(combos, axis=0):
+        members = np.flatnonzero((lengths == length) & (fs == rate))
+        index = starts[members][:, None] + np.arange(length)[None, :]
+        fits[members] = np.column_stack(segment_powers(label[index], pred[index], max_shift(int(rate))))
+    first = order[starts]
+    return pd.DataFrame({"record": keys["record"].to_numpy()[first], "lead": keys["lead"].to_numpy()[first],
+                         "p_signal": fits[:, 0], "p_noise": fits[:, 1], "lag": fits[:, 2], "offset": fits[:, 3],
+                         "fs": fs})
 
 
 def per_record(fits: pd.DataFrame, leads=LEADS) -> pd.Series:
-    chosen = fits[fits["lead"].isin(leads)].groupby("record")[["p_signal", "p_noise"]].sum()
+    chosen = fits[fits["lead"].isin(leads)].groupby("record", sort=False)[["p_signal", "p_noise"]].sum()
     return pd.Series(ratio(chosen["p_signal"].to_numpy(), chosen["p_noise"].to_numpy()), index=chosen.index)
 
 
@@ -94,8 +150,9 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     solution = pd.read_parquet(reference_dir / "solution.parquet")
     records = pd.read_csv(reference_dir / "records.csv", dtype={"id": str, "image_type": str}).set_index("id")
     outcome = ingestion_outcome(result_dir)
-    predicted = read_submission(output_file(result_dir, SUBMISSION, "your program"), pd.Index(solution["id"]))
-    fits = fit_all(solution, predicted)
+    predicted = read_submission(output_file(result_dir, SUBMISSION, "your program"), solution["id"])
+    keys = solution_keys(solution)
+    fits = fit_all(solution, predicted, keys)
     ratios = per_record(fits)
     scores = {"snr": snr_db(ratios.to_numpy())}
     for image_type in IMAGE_TYPES:
@@ -104,10 +161,10 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     for group, leads in LEAD_GROUPS.items():
         scores[f"snr_{group}"] = snr_db(per_record(fits, leads).to_numpy())
     scores["duration"] = float((outcome or {}).get("duration") or 0.0)
-    return Scored(scores, build_report(scores, fits, ratios, records, solution, predicted))
+    return Scored(scores, build_report(scores, fits, ratios, records, solution.assign(pred=predicted, **keys)))
 
 
-def build_report(scores, fits, ratios, records, solution, predicted) -> Report:
+def build_report(scores, fits, ratios, records, keyed: pd.DataFrame) -> Report:
     report = Report("ECG image digitization: detailed results")
     report.paragraph(f"Modified SNR over {len(ratios)} test records: {scores['snr']:.3f} dB "
                      f"(a perfect submission scores {10 * np.log10(384):.4f} dB).")
@@ -136,10 +193,9 @@ def build_report(scores, fits, ratios, records, solution, predicted) -> Report:
     report.figure(figure, "Distribution over every (record, lead) of the test set")
     report.heading("The worst records")
     worst = ratios.sort_values().index[:3]
-    keyed = solution.assign(pred=predicted, record=solution["id"].str.split("_").str[0],
-                            lead=solution["id"].str.split("_").str[2])
+    lead_two = keyed[keyed["lead"] == "II"]
     for record in worst:
-        rows = keyed[(keyed["record"] == record) & (keyed["lead"] == "II")]
+        rows = lead_two[lead_two["record"] == record].sort_values("row")
         fit = fits[(fits["record"] == record) & (fits["lead"] == "II")].iloc[0]
         figure, axes = new_figure(9, 2.4)
         fs = int(fit["fs"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metric import Counts, micro_counts, parse_label_sets, per_attribute_counts
+from micro_f1 import Counts, micro_counts, parse_label_sets, per_attribute_counts
 from programlib.report import Report, new_figure
 from programlib.results import ingestion_outcome, output_file
 from programlib.scoring import Scored, run_scoring
