@@ -18,6 +18,7 @@ import click
 
 from bundlegen.build import build_bundle
 from bundlegen.data import PrepareError
+from bundlegen.datasets import DataKeysError
 from bundlegen.definition import SCALES, DefinitionError, load_all
 from bundlegen.validate import validate_bundle
 from bundlegen.worker import RunResult, WorkerError, placement, run_submission
@@ -55,20 +56,23 @@ def list_tasks() -> None:
 @click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Split this real raw data instead of generating synthetic data.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"), show_default=True)
-def build(tasks, build_all, scale, seed, raw_data, out) -> None:
+@click.option("--data-keys", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the data out of the bundle, as datasets uploaded once: a first build writes the dataset zips "
+                   "and this keys file to fill in; the next one references the keys.")
+def build(tasks, build_all, scale, seed, raw_data, out, data_keys) -> None:
     """Build dist/TASK.zip for each TASK (byte-identical for the same definition, scale and seed)."""
     known = load_tasks()
     if build_all == bool(tasks):
         fail("name the tasks to build, or --all")
-    if raw_data is not None and (build_all or len(tasks) > 1):
-        fail("--raw-data is the raw data of one task: build that task alone")
+    if (raw_data is not None or data_keys is not None) and (build_all or len(tasks) > 1):
+        fail("--raw-data and --data-keys belong to one task: build that task alone")
     unknown = [t for t in tasks if t not in known]
     if unknown:
         fail(f"unknown task(s): {', '.join(unknown)} (known: {', '.join(known)})")
     for task_id in known if build_all else tasks:
         try:
-            build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data)
-        except (DefinitionError, PrepareError) as error:
+            build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data, data_keys=data_keys)
+        except (DefinitionError, PrepareError, DataKeysError) as error:
             fail(str(error))
 
 
@@ -133,11 +137,13 @@ def print_run(result: RunResult) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where to lay out the run (default: a new temporary folder).")
 @click.option("--time-limit", type=float, help="Override the phase's execution time limit (seconds per job).")
-def run(bundle, submission, phase_index, workdir, time_limit) -> None:
+@click.option("--datasets", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The dataset zips of a bundle built with --data-keys.")
+def run(bundle, submission, phase_index, workdir, time_limit, datasets) -> None:
     """Run a submission through the bundle as Codabench's compute worker would, without docker."""
     try:
         result = run_submission(bundle, submission, phase_index=phase_index, workdir=workdir,
-                                time_limit=time_limit, log=lambda m: click.echo(m))
+                                time_limit=time_limit, datasets=datasets, log=lambda m: click.echo(m))
     except WorkerError as error:
         fail(str(error))
     print_run(result)

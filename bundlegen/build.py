@@ -9,7 +9,10 @@ from pathlib import Path
 from .data import prepare_data
 from .definition import TaskDefinition
 from .render import render_competition_yaml, render_page
+from .datasets import read_keys, write_datasets
 from .zipper import DeterministicZip
+
+MAX_BUNDLE_BYTES = 300 * 1024**2  # bigger bundles hang in "Unpacking..." on Codabench
 
 PROGRAM_LIBRARY = Path(__file__).resolve().parent.parent / "programlib"
 INGESTION_CONFIG = "task.json"  # what the ingestion program needs to know about the task
@@ -40,10 +43,14 @@ def program_zip(folder: Path, extra: dict[str, str] | None = None) -> bytes:
     return archive.to_bytes()
 
 
-def folder_zip(folder: Path, exclude: str | None = None) -> bytes:
+def zip_of(folder: Path, exclude: str | None = None) -> DeterministicZip:
     archive = DeterministicZip()
     archive.add_tree(folder, exclude=exclude)
-    return archive.to_bytes()
+    return archive
+
+
+def folder_zip(folder: Path, exclude: str | None = None) -> bytes:
+    return zip_of(folder, exclude).to_bytes()
 
 
 def ingestion_config(task: TaskDefinition) -> str:
@@ -53,7 +60,7 @@ def ingestion_config(task: TaskDefinition) -> str:
                       indent=2, sort_keys=True) + "\n"
 
 
-def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool) -> str:
+def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool, datasets: dict | None = None) -> str:
     primary = task.primary_column
     thresholds, measured_at = task.model.thresholds, task.model.default_scale
     if raw:  # reference points of the real data (a leaderboard), which the synthetic ones do not describe
@@ -61,13 +68,19 @@ def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool) -> str:
     info = {"task": task.id, "scale": scale.name, "seed": seed, "data": "raw" if raw else "synthetic",
             "submission_kind": task.model.submission.kind, "primary": primary.key, "sorting": primary.sorting,
             "thresholds_scale": measured_at, "public_reference": task.model.public_reference,
-            "thresholds": thresholds.model_dump(exclude_none=True) if thresholds else {}}
+            "thresholds": thresholds.model_dump(exclude_none=True) if thresholds else {},
+            "datasets": datasets or {}}  # field → dataset key, when the data was uploaded separately
     return json.dumps(info, indent=2, sort_keys=True) + "\n"
 
 
 def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None = None, seed: int | None = None,
-                 raw_dir: Path | None = None, cache_dir: Path | None = None, log=print) -> Path:
-    """Write out_dir/<task>.zip and return its path. Same definition, scale and seed → same bytes."""
+                 raw_dir: Path | None = None, cache_dir: Path | None = None, data_keys: Path | None = None,
+                 log=print) -> Path | None:
+    """Write out_dir/<task>.zip and return its path. Same definition, scale and seed → same bytes.
+
+    With `data_keys` the data zips live outside the bundle (see datasets.py): if that file does not exist yet, the
+    zips and a keys template are written and None is returned; once it holds the keys, the bundle references them.
+    """
     model = task.model
     scale = task.scale(scale_name)
     seed = model.seed if seed is None else seed
@@ -75,10 +88,22 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
     log(f"[{task.id}] 1/{steps} data")
     data_dir = prepare_data(task, scale, seed, raw_dir, cache_dir, log=log)
 
+    data_zips = {"reference_data": zip_of(data_dir / "private"), "public_data": zip_of(data_dir / "public")}
+    if task.is_code:
+        data_zips["input_data"] = zip_of(data_dir / "input_data")
+    keys = None
+    if data_keys is not None:
+        if not data_keys.is_file():
+            log(f"[{task.id}] writing the data as datasets to upload once (no bundle until their keys are known)")
+            write_datasets(task.id, data_zips, out_dir, data_keys, log)
+            return None
+        keys = read_keys(data_keys, sorted(data_zips))
+
     log(f"[{task.id}] 2/{steps} competition.yaml and pages")
     files = dict(FILES, logo="logo" + Path(model.logo).suffix.lower())
     if not task.is_code:
         files.update(ingestion_program=None, input_data=None)
+    files.update(keys or {})
     kit_dir = task.starting_kit_dir()
     if kit_dir is None:
         files["starting_kit"] = None
@@ -88,7 +113,7 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
                "primary_index": [c.key for c in model.leaderboard.columns].index(model.leaderboard.primary)}
     bundle = DeterministicZip()
     bundle.add_bytes("competition.yaml", render_competition_yaml(task.project.templates_dir, **context))
-    bundle.add_bytes(BUNDLE_INFO, bundle_info(task, scale, seed, raw_dir is not None))
+    bundle.add_bytes(BUNDLE_INFO, bundle_info(task, scale, seed, raw_dir is not None, keys))
     for page, source in [(p["file"], task.folder / m.file) for p, m in zip(pages, model.pages)] + [
             (files["terms"], task.folder / model.terms)]:
         bundle.add_bytes(page, render_page(source, **context))
@@ -100,11 +125,10 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
         bundle.add_bytes(files["ingestion_program"], program_zip(
             task.project.ingestion_programs()[model.ingestion_program], {INGESTION_CONFIG: ingestion_config(task)}))
 
-    log(f"[{task.id}] 4/{steps} data zips")
-    bundle.add_bytes(files["reference_data"], folder_zip(data_dir / "private"))
-    bundle.add_bytes(files["public_data"], folder_zip(data_dir / "public"))
-    if task.is_code:
-        bundle.add_bytes(files["input_data"], folder_zip(data_dir / "input_data"))
+    log(f"[{task.id}] 4/{steps} data zips" + (" (referenced by their dataset keys)" if keys else ""))
+    if keys is None:
+        for field, archive in data_zips.items():
+            bundle.add_bytes(files[field], archive.to_bytes())
     if kit_dir is not None:  # a reference solution folder is the organiser's, not the participants'
         exclude = model.solution if model.solution not in (None, ".") else None
         bundle.add_bytes(files["starting_kit"], folder_zip(kit_dir, exclude=exclude))
@@ -122,5 +146,9 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    log(f"[{task.id}] wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    size = target.stat().st_size
+    log(f"[{task.id}] wrote {target} ({size / 1e6:.1f} MB)")
+    if size > MAX_BUNDLE_BYTES:
+        log(f"[{task.id}] warning: Codabench hangs unpacking bundles this big: build with --data-keys FILE to upload "
+            f"the data once as datasets")
     return target

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from .build import MAX_BUNDLE_BYTES
+from .datasets import is_dataset_key
 from .leaks import find_leaks
 from .worker import RunResult, run_submission
 
@@ -24,7 +26,6 @@ SUBMISSION_RULES = {"Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_L
                     "Force_Best"}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$")
-MAX_BUNDLE_BYTES = 300 * 1024**2  # bigger bundles hang in "Unpacking..." on Codabench
 TASK_FILES = ("scoring_program", "ingestion_program", "input_data", "reference_data")
 PROGRAM_FILES = ("scoring_program", "ingestion_program")
 
@@ -65,6 +66,7 @@ class BundleChecker:
         self.report = ValidationReport(path)
         self.archive: zipfile.ZipFile | None = None
         self.names: set[str] = set()
+        self.external: list[str] = []  # dataset keys the bundle references instead of files
 
     def problem(self, where: str, message: str) -> None:
         self.report.problems.append(Problem(where, message))
@@ -79,7 +81,8 @@ class BundleChecker:
         if not isinstance(value, str) or not value:
             self.problem(where, f"must be a file path inside the bundle, got {value!r}")
             return False
-        if re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", value):
+        if is_dataset_key(value):
+            self.external.append(value)
             return False  # a dataset already on the server: nothing to check here
         if value in self.names or any(n.startswith(value.rstrip("/") + "/") for n in self.names):
             return True
@@ -175,9 +178,12 @@ class BundleChecker:
         columns = self.check_leaderboards(competition)
         for where, message in find_leaks(self.archive, competition, self.bundle_info().get("public_reference", [])):
             self.problem(where, message)
-        if run_solutions and not self.report.problems:
+        if self.external:
+            log(f"{len(self.external)} file(s) are referenced by dataset keys: their contents are not checked here "
+                f"(neither leaks nor the solution run); use `run --datasets FOLDER` to run with the dataset zips")
+        if run_solutions and not self.report.problems and not self.external:
             self.check_solution_scores(competition, columns, log)
-        elif run_solutions:
+        elif run_solutions and self.report.problems:
             log("the bundled solutions were not run: fix the problems above first")
         return self.report
 

@@ -26,6 +26,7 @@ from programlib.archive import UnsafeArchiveError, check_member, safe_extract
 from programlib.runner import ProcessResult, run_process, tail
 
 from .build import BUNDLE_INFO
+from .datasets import is_dataset_key
 
 RESERVED_OUTPUT = "metadata"  # Codabench's worker writes output/metadata itself
 APP_PATH = re.compile(r"(?<![\w./-])/app(?=/|$)")
@@ -67,10 +68,11 @@ class RunResult:
 
 
 class Bundle:
-    """Read access to a bundle zip without unpacking it."""
+    """Read access to a bundle zip without unpacking it (and to its datasets, when uploaded separately)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, datasets: Path | None = None):
         self.path = path
+        self.datasets = datasets
         try:
             self.archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as error:
@@ -87,6 +89,13 @@ class Bundle:
     def extract_dataset(self, reference: str, target: Path) -> None:
         """A task's file reference: a zip inside the bundle, or a folder of it (Codabench zips folders)."""
         label = f"{self.path.name}:{reference}"
+        if is_dataset_key(reference):
+            field = {key: name for name, key in (self.info.get("datasets") or {}).items()}.get(reference)
+            if self.datasets is None or field is None or not (self.datasets / f"{field}.zip").is_file():
+                raise WorkerError(f"{label}: the bundle references a dataset by its key; run with --datasets FOLDER, "
+                                  f"the folder of the dataset zips written by `build --data-keys`")
+            safe_extract(self.datasets / f"{field}.zip", target, label=f"{self.datasets.name}/{field}.zip")
+            return
         names = self.archive.namelist()
         if reference in names:
             safe_extract(io.BytesIO(self.archive.read(reference)), target, label=label)
@@ -166,9 +175,9 @@ def read_scores(path: Path) -> dict[str, float]:
 
 
 def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0, workdir: Path | None = None,
-                   time_limit: float | None = None, log=print) -> RunResult:
+                   time_limit: float | None = None, datasets: Path | None = None, log=print) -> RunResult:
     """Run `submission` (zip or folder) against one phase of the bundle, as the compute worker would."""
-    bundle = Bundle(bundle_path)
+    bundle = Bundle(bundle_path, datasets)
     phase, task = bundle.phase_and_task(phase_index)
     limit = float(time_limit if time_limit is not None else phase.get("execution_time_limit") or 600)
     root = Path(tempfile.mkdtemp(prefix="codabench-run-")) if workdir is None else workdir

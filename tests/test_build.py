@@ -12,7 +12,7 @@ import yaml
 
 from bundlegen.build import build_bundle
 from bundlegen.definition import load_all, load_task
-from conftest import TASK_IDS, build_copy, copy_project, quiet, run_cli
+from conftest import ROOT, TASK_IDS, build_copy, copy_project, quiet, run_cli
 
 
 def members(zip_bytes: bytes) -> list[str]:
@@ -140,3 +140,35 @@ def test_prepare_contract_for_every_task(tmp_path, task_id):
         files = sorted(p for p in (tmp_path / run).rglob("*") if p.is_file())
         digests.append([(p.relative_to(tmp_path / run).as_posix(), p.read_bytes()) for p in files])
     assert digests[0] == digests[1]
+
+
+def test_data_as_separate_datasets_referenced_by_key(tmp_path):
+    """--data-keys: first the dataset zips and a keys file to fill in; then a bundle that references the keys."""
+    keys = tmp_path / "keys.yaml"
+    first = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
+    assert first.returncode == 0, first.stderr
+    datasets = tmp_path / "dist" / "tabular-baseline-datasets"
+    assert sorted(p.name for p in datasets.iterdir()) == ["input_data.zip", "public_data.zip", "reference_data.zip"]
+    assert not (tmp_path / "dist" / "tabular-baseline.zip").exists() and "fill in the keys" in first.stdout
+
+    bad = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
+    assert bad.returncode == 1 and "public_data: " in bad.stderr and "is not a dataset key" in bad.stderr
+
+    uuids = {"reference_data": "11111111-1111-4111-8111-111111111111", "input_data": "22222222-2222-4222-8222-222222222222",
+             "public_data": "33333333-3333-4333-8333-333333333333"}
+    keys.write_text(yaml.safe_dump(uuids))
+    second = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
+    assert second.returncode == 0, second.stderr
+    bundle = tmp_path / "dist" / "tabular-baseline.zip"
+    with zipfile.ZipFile(bundle) as archive:
+        competition = yaml.safe_load(archive.read("competition.yaml"))
+        assert not {"reference_data.zip", "input_data.zip", "public_data.zip"} & set(archive.namelist())
+    assert competition["tasks"][0]["reference_data"] == uuids["reference_data"]
+    assert all(phase["public_data"] == uuids["public_data"] for phase in competition["phases"])
+    validated = run_cli("validate", bundle)
+    assert validated.returncode == 0 and "referenced by dataset keys" in validated.stdout
+    without = run_cli("run", bundle, "--submission", ROOT / "starting_kits" / "tabular-baseline" / "solution")
+    assert without.returncode == 1 and "run with --datasets FOLDER" in without.stderr + without.stdout
+    ran = run_cli("run", bundle, "--submission", ROOT / "starting_kits" / "tabular-baseline" / "solution",
+                  "--datasets", datasets)
+    assert ran.returncode == 0, ran.stdout + ran.stderr

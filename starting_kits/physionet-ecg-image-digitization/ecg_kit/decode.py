@@ -77,7 +77,6 @@ def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tu
     The run's weighted centroid is where the trace crosses the column (exact for a straight stretch, whatever the
     line width). At a peak or a trough the run reaches beyond both neighbours: its far edge, less half the line's
     thickness, is the extreme the centroid would miss."""
-    n = len(centre)
     finite = np.isfinite(centre)
     half = float(np.nanmedian(bottom - top)) / 2 if finite.any() else 0.0
     ys = centre.copy()
