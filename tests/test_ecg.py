@@ -268,3 +268,42 @@ def test_bundle_validates_and_its_solution_runs(tiny_bundle):
     assert report.ok, report.problems
     [(_, run)] = report.solution_runs
     assert run.scores["snr"] > 0.0 and set(run.scores) >= {"snr", "snr_0001", "snr_0012", "snr_limb", "duration"}
+
+
+def test_raw_kaggle_download_is_split_by_record(tmp_path):
+    from conftest import run_cli
+
+    raw = tmp_path / "raw"
+    signals = task_module("signals")
+    rows = []
+    for record, fs in ((101, 250), (102, 500), (103, 250), (104, 500), (105, 250), (106, 250)):
+        folder = raw / "train" / str(record)
+        folder.mkdir(parents=True)
+        signal = signals.simulate(fs, np.random.default_rng(record))
+        frame = pd.DataFrame(signal)
+        quarter = fs * 10 // 4
+        column = {"I": 0, "III": 0, "aVR": 1, "aVL": 1, "aVF": 1, "V1": 2, "V2": 2, "V3": 2}
+        for lead in LEADS:
+            if lead != "II":
+                start = column.get(lead, 3) * quarter
+                frame.loc[[i for i in range(10 * fs) if not start <= i < start + quarter], lead] = np.nan
+        frame.to_csv(folder / f"{record}.csv", index=False)
+        Image.new("RGB", (40, 30), (255, 255, 255)).save(folder / f"{record}-0001.png")
+        Image.new("RGB", (40, 30), (200, 200, 200)).save(folder / f"{record}-0005.png")
+        rows.append({"id": record, "fs": fs, "sig_len": 10 * fs})
+    pd.DataFrame(rows).to_csv(raw / "train.csv", index=False)
+    result = run_cli("build", TASK, "--scale", "tiny", "--raw-data", raw, "--out", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "dist" / f"{TASK}.zip") as bundle:
+        public = zipfile.ZipFile(io.BytesIO(bundle.read("public_data.zip")))
+        reference = zipfile.ZipFile(io.BytesIO(bundle.read("reference_data.zip")))
+        solution = pd.read_parquet(io.BytesIO(reference.read("solution.parquet")))
+        test = pd.read_csv(public.open("test.csv"))
+        train = pd.read_csv(public.open("train.csv"))
+    assert len(test["id"].unique()) == 2 and not set(test["id"]) & set(train["id"])
+    assert set(test["id"]) | set(train["id"]) == {101, 102, 103, 104, 105, 106}
+    record = int(test["id"].iloc[0])
+    fs = int(test["fs"].iloc[0])
+    truth = signals.simulate(fs, np.random.default_rng(record))
+    values = solution[solution["id"].str.startswith(f"{record}_") & solution["id"].str.endswith("_II")]["value"]
+    assert np.allclose(values.to_numpy(), truth["II"])

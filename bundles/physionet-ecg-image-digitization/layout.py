@@ -53,7 +53,7 @@ class Page:
 
 
 def random_page(dpi: float, rng: np.random.Generator, grid: str | None = None) -> Page:
-    return Page(dpi=dpi, grid=grid or str(rng.choice(["red", "red", "pink", "brown", "blue", "green"])),
+    return Page(dpi=dpi, grid=grid or str(rng.choice(["red", "red", "pink", "brown", "blue", "green", "bw"])),
                 top_mm=float(rng.uniform(46, 58)), row_mm=float(rng.uniform(34.5, 37.5)),
                 left_mm=float(rng.uniform(7, 13)), header=bool(rng.random() < 0.85),
                 trace_mm=float(rng.uniform(0.15, 0.3)))

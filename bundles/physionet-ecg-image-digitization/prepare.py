@@ -182,7 +182,8 @@ def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) 
     records = pd.read_csv(raw_dir / "train.csv")
     if scale != "full":
         records = records.sample(n=min(len(records), int(params["n_train"]) + int(params["n_test"])), random_state=seed)
-    train, test = train_test_split(records, test_size=int(params["n_test"]) if scale != "full" else 0.1, random_state=0)
+    n_test = min(int(params["n_test"]), max(1, len(records) // 3)) if scale != "full" else 0.1
+    train, test = train_test_split(records, test_size=n_test, random_state=0)
     public = out_dir / "public"
     for record_id in tqdm(train["id"], desc="copying training records", unit="record"):
         shutil.copytree(raw_dir / "train" / str(record_id), public / "train" / str(record_id), copy_function=link_or_copy)
@@ -197,6 +198,10 @@ def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) 
         (public / "test").mkdir(parents=True, exist_ok=True)
         link_or_copy(str(image), str(public / "test" / f"{record_id}.png"))
         signal = pd.read_csv(folder / f"{record_id}.csv")
+        missing = [lead for lead in LEADS if lead not in signal.columns]
+        if missing or len(signal) != 10 * int(fs):
+            raise ValueError(f"{folder / f'{record_id}.csv'}: expected the 12 leads over {10 * int(fs)} rows "
+                             f"(missing: {missing or 'none'}; {len(signal)} rows)")
         full = {lead: signal[lead].to_numpy(dtype=np.float64) for lead in LEADS}
         tests.append((int(record_id), int(fs), full, image.stem.split("-")[-1]))
     write_tables(out_dir, train[["id", "fs", "sig_len"]], tests)

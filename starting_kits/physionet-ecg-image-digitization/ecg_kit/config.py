@@ -24,6 +24,7 @@ class Config:
     seed: int = 0
     device: str = "auto"
     deskew_degrees: float = 8.0  # search range of the rotation estimate
+    rectify: bool = True  # undo a photo's perspective (the page's corners → a flat page)
     amplitude_clip_mv: float = 5.0
 
 

@@ -14,13 +14,14 @@ from .calibration import estimate_geometry, ink
 from .config import Config
 from .decode import decode_page
 from .network import TraceNet, predict_map
+from .rectify import rectify
 from .submission import write_submission
 
 
 def trace_map(image: np.ndarray, model: TraceNet | None, device) -> np.ndarray:
     """Where the trace is. The network knows trace from grid, text, stains and mould; the ink knows exactly where a
-    dark line is: their geometric mean keeps both (on the synthetic small scale: 9.6 dB, against 8.8 for the ink
-    alone and 3.0 for the network alone)."""
+    dark line is. Their geometric mean keeps both: on the synthetic small scale it scored higher than either alone
+    (9.6 dB, against 8.8 for the ink alone and 3.0 for the network's map alone, before rectification existed)."""
     darkness = ink(image)
     if model is None:
         return darkness
@@ -29,6 +30,8 @@ def trace_map(image: np.ndarray, model: TraceNet | None, device) -> np.ndarray:
 
 def digitize_image(image: np.ndarray, fs: int, config: Config, model: TraceNet | None, device) -> dict[str, np.ndarray]:
     weights = trace_map(image, model, device)
+    if config.rectify:
+        image, weights = rectify(image, weights)
     _, weights, geometry = estimate_geometry(image, config.deskew_degrees, weights)
     return decode_page(weights, geometry, fs, config.amplitude_clip_mv)
 
