@@ -152,7 +152,14 @@ def estimate_geometry(image: np.ndarray, deskew_degrees: float, trace_map: np.nd
                 break
     baselines = find_rows(weights, px_per_mm)
     x_start = find_trace_start(weights, baselines, px_per_mm)
+    # Cross-check with the calibration pulses (1 mV = 10 mm): when their heights agree with each other but not with
+    # the grid (a grid too faint, or its period mistaken), or when there was no grid at all, the pulses win.
     heights = [h for h in (pulse_height(weights, b, x_start, px_per_mm) for b in baselines) if h]
-    if heights and source == "page":
-        px_per_mm, source = float(np.median(heights)) / MM_PER_MV, "pulse"
+    if len(heights) >= 2:
+        pulse_scale = float(np.median(heights)) / MM_PER_MV
+        consistent = (max(heights) - min(heights)) < 0.06 * np.median(heights)
+        if source == "page" or (consistent and abs(pulse_scale / px_per_mm - 1) > 0.1):
+            px_per_mm, source = pulse_scale, "pulse"
+            baselines = find_rows(weights, px_per_mm)
+            x_start = find_trace_start(weights, baselines, px_per_mm)
     return image, weights, PageGeometry(angle, px_per_mm, baselines, x_start, source)

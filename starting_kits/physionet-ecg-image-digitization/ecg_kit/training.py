@@ -1,5 +1,5 @@
-"""Training the trace network on the training images and their trace masks (random crops, BCE with a high weight
-on the few trace pixels), within a time budget; a progress bar over steps."""
+"""Training the trace network on the training images and their trace masks, one target per printed row (random
+crops, BCE with a high weight on the few trace pixels), within a time budget; a progress bar over steps."""
 from __future__ import annotations
 
 import time
@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .config import Config
+from .masks import row_targets
 from .network import TraceNet, to_tensor
 
 
@@ -27,6 +28,7 @@ def training_pairs(data_dir: Path, limit: int | None, seed: int) -> list[tuple[P
 
 
 def random_crop(image: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator):
+    """A crop (half of them around trace) and its top row, for the height channel."""
     h, w = mask.shape
     if h < size or w < size:
         pad = ((0, max(0, size - h)), (0, max(0, size - w)))
@@ -41,7 +43,7 @@ def random_crop(image: np.ndarray, mask: np.ndarray, size: int, rng: np.random.G
         left = int(np.clip(cx - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
     else:
         top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    return image[top:top + size, left:left + size], mask[top:top + size, left:left + size]
+    return image[top:top + size, left:left + size], mask[top:top + size, left:left + size], top
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -74,9 +76,9 @@ def train_network(config: Config, data_dir: Path, device: torch.device, log=prin
         batch_x, batch_y = [], []
         for _ in range(config.batch_size):
             image, mask = images[int(rng.integers(len(images)))]
-            crop, target = random_crop(image, mask, config.crop, rng)
-            batch_x.append(to_tensor(augment(crop, rng)))
-            batch_y.append(torch.from_numpy((target > 0).astype(np.float32))[None])
+            crop, target, top = random_crop(image, mask, config.crop, rng)
+            batch_x.append(to_tensor(augment(crop, rng), top, max(image.shape[0], config.crop)))
+            batch_y.append(torch.from_numpy(row_targets(target)))
         x, y = torch.stack(batch_x).to(device), torch.stack(batch_y).to(device)
         loss = F.binary_cross_entropy_with_logits(model(x), y, pos_weight=weight)
         optimizer.zero_grad(set_to_none=True)
