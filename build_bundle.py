@@ -174,5 +174,34 @@ def all_bundles(scale, out) -> None:
     sys.exit(1 if failed else 0)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback by default; any other address "
+              "needs MLEB_SERVER_TOKEN, the bearer token every request must then carry.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
+              help="Runs, their artifacts, the data cache and the server's state (SQLite).")
+@click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once across all runs [default: cores].")
+def serve(host, port, runs_dir, workers) -> None:
+    """Start the benchmark server (FastAPI): POST /runs runs prepare → submission → grading for a set of tasks."""
+    import os
+
+    import uvicorn
+
+    from server.app import Settings, create_app
+
+    settings = Settings.from_env()
+    settings.runs_dir = runs_dir
+    if workers:
+        settings.workers = workers
+    if host not in LOOPBACK and not settings.token:
+        fail(f"--host {host} is reachable from other machines: set MLEB_SERVER_TOKEN to a secret first; "
+             f"every request must then send 'Authorization: Bearer <token>'")
+    click.echo(f"runs in {runs_dir.resolve()}, {settings.workers} worker(s); pid {os.getpid()}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 if __name__ == "__main__":
     cli()

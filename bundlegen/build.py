@@ -55,8 +55,9 @@ def folder_zip(folder: Path, exclude: str | None = None) -> bytes:
 
 def ingestion_config(task: TaskDefinition) -> str:
     submission = task.model.submission
+    runs = [run.model_dump(exclude_none=True) for run in submission.runs]
     return json.dumps({"task": task.id, "entry": submission.entry, "args": submission.args,
-                       "time_limit": submission.time_limit, "results_files": submission.files},
+                       "time_limit": submission.time_limit, "results_files": submission.files, "runs": runs},
                       indent=2, sort_keys=True) + "\n"
 
 

@@ -72,14 +72,30 @@ class Leaderboard(Strict):
     columns: list[Column] = Field(min_length=1)
 
 
+class ConfigEdit(Strict):
+    """Values set in a YAML file of the submission before a run (a key is found at any depth, or `a.b`)."""
+    file: str = Field(min_length=1)
+    set: dict[str, Any] = Field(min_length=1)
+
+
+class ExtraRun(Strict):
+    """One more run of the submission after the main one, in a fresh copy of it (e.g. a changed config)."""
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    entry: str | None = None  # default: the main entry
+    args: list[str] | None = None  # default: the main args
+    config_edit: ConfigEdit | None = None
+
+
 class Submission(Strict):
     kind: Literal["results", "code"]
-    # results: the files a submission must hold. code: the program the ingestion program runs, and
-    # optionally `files`, results the ingestion program then also accepts in place of the program.
+    # results: the files a submission must hold. code: the program the ingestion program runs (a .py
+    # script, or an .ipynb notebook executed on a real kernel), and optionally `files`, results the
+    # ingestion program then also accepts in place of the program.
     files: list[str] = []
     entry: str | None = None
     args: list[str] = []
-    time_limit: int | None = Field(default=None, gt=0)
+    time_limit: int | None = Field(default=None, gt=0)  # per run
+    runs: list[ExtraRun] = []
 
 
 class Thresholds(Strict):
@@ -249,11 +265,24 @@ def _cross_checks(task: TaskDefinition):
         for i, arg in enumerate(submission.args):
             for placeholder in set(_placeholders(arg)) - set(ARG_PLACEHOLDERS):
                 yield f"submission.args[{i}]", f"unknown placeholder {placeholder} (known: {', '.join(ARG_PLACEHOLDERS)})"
+        for entry, where in [(submission.entry, "submission.entry")] + [
+                (run.entry, f"submission.runs[{i}].entry") for i, run in enumerate(submission.runs)]:
+            if entry and not entry.endswith((".py", ".ipynb")):
+                yield where, f"{entry!r}: the ingestion program runs .py scripts and .ipynb notebooks"
+        names = [run.name for run in submission.runs]
+        for i, run in enumerate(submission.runs):
+            if run.name == "main" or run.name in names[:i]:
+                yield f"submission.runs[{i}].name", f"{run.name!r} is taken (names are unique, and not 'main')"
+            for j, arg in enumerate(run.args or []):
+                for placeholder in set(_placeholders(arg)) - set(ARG_PLACEHOLDERS):
+                    yield f"submission.runs[{i}].args[{j}]", f"unknown placeholder {placeholder}"
     else:
         if model.ingestion_program is not None:
             yield "ingestion_program", "a results submission is scored as submitted: remove the ingestion program"
         if not submission.files:
             yield "submission.files", "a results submission must list the files it holds"
+        if submission.runs:
+            yield "submission.runs", "a results submission is not run"
     for i, phase in enumerate(model.phases):
         if phase.end is None and i != len(model.phases) - 1:
             yield f"phases[{i}].end", "every phase but the last needs an end date"
@@ -263,9 +292,12 @@ def _cross_checks(task: TaskDefinition):
             previous = model.phases[i - 1]
             if previous.end is not None and phase.start <= previous.end:
                 yield f"phases[{i}].start", f"{phase.start} must be after phase {i - 1}'s end {previous.end}"
-        if submission.time_limit is not None and submission.time_limit >= phase.execution_time_limit:
-            yield (f"phases[{i}].execution_time_limit", f"{phase.execution_time_limit} s must exceed "
-                   f"submission.time_limit ({submission.time_limit} s), which the ingestion program enforces")
+        if submission.time_limit is not None:
+            runs = 1 + len(submission.runs)  # every run may take the whole time limit
+            if submission.time_limit * runs >= phase.execution_time_limit:
+                needed = f"{runs} × submission.time_limit" if runs > 1 else "submission.time_limit"
+                yield (f"phases[{i}].execution_time_limit", f"{phase.execution_time_limit} s must exceed {needed} "
+                       f"({submission.time_limit * runs} s), which the ingestion program enforces")
         if phase.execution_time_limit > 600:
             yield f"phases[{i}].execution_time_limit", "Codabench's default queue caps every job at 600 s"
     keys = [column.key for column in model.leaderboard.columns]

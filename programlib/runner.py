@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ class ProcessResult:
     time_limit: float | None
     stdout_path: Path
     stderr_path: Path
+    stopped: bool = False  # stopped on request before it ended (not a time-out)
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and self.exit_code == 0
+        return not self.timed_out and not self.stopped and self.exit_code == 0
 
 
 def _processes_with_marker(marker: str) -> list[int]:
@@ -74,8 +76,10 @@ def _kill_everything(process: subprocess.Popen, marker: str, wait_seconds: float
 
 
 def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_path: Path,
-                time_limit: float | None = None, env: Mapping[str, str] | None = None) -> ProcessResult:
-    """Run `command` (no shell), logging to files; kill it and all it started at `time_limit` seconds."""
+                time_limit: float | None = None, env: Mapping[str, str] | None = None,
+                stop: threading.Event | None = None) -> ProcessResult:
+    """Run `command` (no shell), logging to files; kill it and all it started at `time_limit` seconds,
+    or as soon as `stop` is set (then `stopped` is true)."""
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
@@ -87,9 +91,9 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
         process = subprocess.Popen(list(command), cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                    env=full_env, start_new_session=True)
         try:
-            process.wait(timeout=time_limit)
+            _wait(process, started, time_limit, stop)
         except subprocess.TimeoutExpired:
-            timed_out = True
+            timed_out = stop is None or not stop.is_set()
             # A polite signal first, so a program that runs children of its own can stop them and say so.
             try:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -103,9 +107,26 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
             _kill_everything(process, marker)
             process.wait()
     duration = time.monotonic() - started
-    return ProcessResult(command=list(command), exit_code=None if timed_out else process.returncode,
+    stopped = stop is not None and stop.is_set() and not timed_out
+    return ProcessResult(command=list(command), exit_code=None if timed_out or stopped else process.returncode,
                          timed_out=timed_out, duration=duration, time_limit=time_limit,
-                         stdout_path=stdout_path, stderr_path=stderr_path)
+                         stdout_path=stdout_path, stderr_path=stderr_path, stopped=stopped)
+
+
+def _wait(process: subprocess.Popen, started: float, time_limit: float | None, stop: threading.Event | None) -> None:
+    """Wait for the process; TimeoutExpired at the time limit or when `stop` is set."""
+    if stop is None:
+        process.wait(timeout=time_limit)
+        return
+    while True:
+        remaining = None if time_limit is None else time_limit - (time.monotonic() - started)
+        if stop.is_set() or (remaining is not None and remaining <= 0):
+            raise subprocess.TimeoutExpired(process.args, time_limit or 0)
+        try:
+            process.wait(timeout=0.2 if remaining is None else min(0.2, remaining))
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def tail(path: Path, lines: int = 20, max_chars: int = 4000) -> str:

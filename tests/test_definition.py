@@ -76,6 +76,25 @@ def test_missing_page_file_and_time_limits(tmp_path):
                for p in problems)
 
 
+def test_extra_runs_are_checked(tmp_path):
+    def edit(d):
+        d["submission"]["time_limit"] = 150  # 4 runs × 150 s = 600 s, more than the phases' 420 s
+        d["submission"]["runs"] = [
+            {"name": "rerun"}, {"name": "rerun", "entry": "notes.txt"},
+            {"name": "changed", "args": ["--out", "{output}"], "config_edit": {"file": "config.yaml", "set": {"a": 1}}}]
+    problems = broken(tmp_path / "cross", edit)
+    assert f"{FILE}: submission.runs[1].name: 'rerun' is taken (names are unique, and not 'main')" in problems
+    assert not any("runs[0].name" in p for p in problems)
+    assert any(p.startswith(f"{FILE}: submission.runs[1].entry: 'notes.txt': the ingestion program runs .py")
+               for p in problems)
+    assert f"{FILE}: submission.runs[2].args[1]: unknown placeholder {{output}}" in problems
+    assert any(p.startswith(f"{FILE}: phases[0].execution_time_limit: 420 s must exceed 4 × submission.time_limit "
+                            f"(600 s)") for p in problems)
+    empty_edit = broken(tmp_path / "schema", lambda d: d["submission"].update(
+        runs=[{"name": "changed", "config_edit": {"file": "config.yaml", "set": {}}}]))
+    assert any(p.startswith(f"{FILE}: submission.runs[0].config_edit.set:") for p in empty_edit)
+
+
 def test_code_submission_needs_ingestion(tmp_path):
     problems = broken(tmp_path, lambda d: d.pop("ingestion_program"))
     assert problems == [f"{FILE}: ingestion_program: a code submission needs an ingestion program to run it"]

@@ -1,0 +1,337 @@
+"""The benchmark server: run prepare → submission → grading for any set of tasks over HTTP.
+
+    python3 build_bundle.py serve [--host 127.0.0.1] [--port 8000] [--runs-dir runs] [--workers N]
+    uvicorn server.app:app        (settings from MLEB_RUNS_DIR, MLEB_WORKERS, MLEB_SERVER_TOKEN, ...)
+
+Every error is JSON: {"error": "...", "details": [...]}. With MLEB_SERVER_TOKEN set, every request
+needs `Authorization: Bearer <token>`.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import os
+import secrets
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from bundlegen.definition import DefinitionError, load_task
+from bundlegen.project import Project
+from programlib.archive import UnsafeArchiveError, check_member
+
+from .scheduler import Scheduler, kill_orphans
+from .store import Store
+from .summary import run_summary
+
+DEFAULT_MAX_UPLOAD_MB = 512
+UPLOAD_MAX_ENTRIES = 20_000
+UPLOAD_MAX_UNPACKED = 4 * 1024**3
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, details: list | None = None):
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details or []
+
+
+@dataclass
+class Settings:
+    runs_dir: Path = Path("runs")
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    token: str | None = None
+    project_root: Path = field(default_factory=lambda: Project().root)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024**2
+    job_time_limit: float = 3600.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        settings = cls(runs_dir=Path(env.get("MLEB_RUNS_DIR", "runs")), token=env.get("MLEB_SERVER_TOKEN") or None)
+        if env.get("MLEB_WORKERS"):
+            settings.workers = int(env["MLEB_WORKERS"])
+        if env.get("MLEB_PROJECT"):
+            settings.project_root = Path(env["MLEB_PROJECT"])
+        if env.get("MLEB_MAX_UPLOAD_MB"):
+            settings.max_upload_bytes = int(float(env["MLEB_MAX_UPLOAD_MB"]) * 1024**2)
+        if env.get("MLEB_JOB_TIME_LIMIT"):
+            settings.job_time_limit = float(env["MLEB_JOB_TIME_LIMIT"])
+        return settings
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    competitions: list[str] | str = Field(description="task ids, or a split file such as splits/lite.txt")
+    # reference: the bundled solution; sample: the trivial submission; or {task id: upload id} from POST /uploads
+    solution: Literal["reference", "sample"] | dict[str, str] = "reference"
+    scale: Literal["tiny", "small", "full"] | None = None
+    seed: int | None = None
+    time_limit: float | None = Field(default=None, gt=0, description="override the phase's time limit (s)")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime()) + "_" + secrets.token_hex(3)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    runs_dir = settings.runs_dir.resolve()
+    project = Project(settings.project_root)
+    state: dict = {}
+    broken: dict[str, list[str]] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(runs_dir / "server.lock", "w")
+        try:  # one server per runs folder: a second one would mark the first one's runs interrupted
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SystemExit(f"another server uses {runs_dir} (its server.lock is held); stop it or choose "
+                             f"another --runs-dir") from None
+        orphans = kill_orphans(runs_dir)  # job processes of a server that died under them
+        store = Store(runs_dir / "state.sqlite")
+        interrupted = store.mark_interrupted()  # a previous server's unfinished runs: kept, resumable
+        scheduler = Scheduler(store, runs_dir, project.root, settings.workers, settings.job_time_limit)
+        scheduler.start()
+        state.update(store=store, scheduler=scheduler, interrupted=interrupted, orphans=orphans)
+        yield
+        scheduler.stop()
+        lock.close()
+
+    app = FastAPI(title="MLE bundles benchmark server", lifespan=lifespan)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, error: ApiError):
+        return JSONResponse({"error": error.message, "details": error.details}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError):
+        details = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors()]
+        return JSONResponse({"error": "invalid request: " + "; ".join(details), "details": details}, status_code=422)
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next):
+        if settings.token and not secrets.compare_digest(request.headers.get("authorization", ""),
+                                                         f"Bearer {settings.token}"):
+            return JSONResponse({"error": "missing or wrong bearer token (Authorization: Bearer ...)",
+                                 "details": []}, status_code=401)
+        return await call_next(request)
+
+    def tasks() -> dict:
+        """The tasks whose definitions load; a broken one is left out (and named when asked for)."""
+        loaded = {}
+        broken.clear()
+        for task_id, folder in sorted(project.task_dirs().items()):
+            try:
+                loaded[task_id] = load_task(folder, project)
+            except DefinitionError as error:
+                broken[task_id] = error.problems
+        return loaded
+
+    def get_run(run_id: str) -> dict:
+        run = state["store"].run(run_id)
+        if run is None:
+            raise ApiError(404, f"no run {run_id!r}")
+        return run
+
+    def resolve_competitions(competitions: list[str] | str, known: dict) -> list[str]:
+        if isinstance(competitions, str):
+            if competitions.endswith(".txt") or "/" in competitions:
+                competitions = read_split(competitions)
+            else:
+                competitions = [competitions]
+        if not competitions:
+            raise ApiError(400, "no competitions given")
+        invalid = [task for task in competitions if task in broken]
+        if invalid:
+            raise ApiError(400, f"the definition of {', '.join(invalid)} is invalid on this server",
+                           [problem for task in invalid for problem in broken[task]])
+        unknown = [task for task in competitions if task not in known]
+        if unknown:
+            raise ApiError(400, f"unknown task(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        if len(set(competitions)) != len(competitions):
+            raise ApiError(400, "a task is listed twice")
+        return list(competitions)
+
+    def read_split(name: str) -> list[str]:
+        splits = (project.root / "splits").resolve()
+        path = (project.root / name).resolve()
+        if not path.is_relative_to(splits) or path.suffix != ".txt":
+            raise ApiError(400, f"split file {name!r}: must be a .txt file under splits/")
+        if not path.is_file():
+            available = sorted(p.relative_to(project.root).as_posix() for p in splits.glob("*.txt"))
+            raise ApiError(400, f"split file {name!r} not found (available: {', '.join(available) or 'none'})")
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+        return [line for line in lines if line]
+
+    # --- endpoints ---------------------------------------------------------------------------------
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", **state["scheduler"].load()}
+
+    @app.get("/competitions")
+    def competitions():
+        rows = []
+        for task_id, task in sorted(tasks().items()):
+            model = task.model
+            primary = next(c for c in model.leaderboard.columns if c.key == model.leaderboard.primary)
+            rows.append({"id": task_id, "title": model.title, "submission_kind": model.submission.kind,
+                         "metric": primary.key, "metric_title": primary.title, "higher_is_better":
+                         primary.sorting == "desc", "scales": list(model.scales), "default_scale": model.default_scale})
+        return rows
+
+    @app.post("/uploads", status_code=201)
+    async def upload(request: Request):
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+            raise ApiError(413, f"the upload is {int(declared)} bytes; the limit is {settings.max_upload_bytes}")
+        buffer = io.BytesIO()
+        async for chunk in request.stream():
+            buffer.write(chunk)
+            if buffer.tell() > settings.max_upload_bytes:
+                raise ApiError(413, f"the upload exceeds the limit of {settings.max_upload_bytes} bytes")
+        data = buffer.getvalue()
+        files = check_upload(data)
+        upload_id = secrets.token_hex(8)
+        folder = runs_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{upload_id}.zip").write_bytes(data)
+        return {"upload_id": upload_id, "size": len(data), "files": files}
+
+    @app.post("/runs", status_code=202)
+    def create_run(body: RunRequest):
+        known = tasks()
+        chosen = resolve_competitions(body.competitions, known)
+        if isinstance(body.solution, dict):
+            missing = [task for task in chosen if task not in body.solution]
+            extra = [task for task in body.solution if task not in chosen]
+            if missing or extra:
+                raise ApiError(400, "solution: give one upload id per task of the run" +
+                               (f"; missing: {', '.join(missing)}" if missing else "") +
+                               (f"; not in the run: {', '.join(extra)}" if extra else ""))
+            for task, upload_id in body.solution.items():
+                if not upload_id.isalnum() or not (runs_dir / "uploads" / f"{upload_id}.zip").is_file():
+                    raise ApiError(400, f"solution[{task!r}]: no upload {upload_id!r} (POST /uploads first)")
+        for task in chosen:
+            if body.scale and body.scale not in known[task].model.scales:
+                raise ApiError(400, f"task {task} has no scale {body.scale!r}")
+        run_id = new_run_id()
+        spec = body.model_dump()
+        spec["competitions"] = chosen
+        for task in chosen:
+            task_dir = runs_dir / run_id / "tasks" / task
+            task_dir.mkdir(parents=True)
+            if isinstance(body.solution, dict):
+                (task_dir / "submission.zip").write_bytes((runs_dir / "uploads" / f"{body.solution[task]}.zip")
+                                                          .read_bytes())
+        state["store"].add_run(run_id, spec, chosen)
+        state["scheduler"].submit(run_id, chosen)
+        return {"run_id": run_id, "status": "queued", "competitions": chosen}
+
+    @app.get("/runs")
+    def list_runs():
+        return [{"run_id": r["run_id"], "created": r["created"], "status": r["status"], "message": r["message"],
+                 "competitions": r["spec"]["competitions"], "progress": progress(r)} for r in state["store"].runs()]
+
+    @app.get("/runs/{run_id}")
+    def run_status(run_id: str):
+        run = get_run(run_id)
+        return {"run_id": run_id, "created": run["created"], "status": run["status"], "message": run["message"],
+                "spec": run["spec"], "progress": progress(run),
+                "resumable": run["status"] in ("interrupted", "cancelled"),
+                "tasks": [{"task": t["task"], "status": t["status"], "started": t["started"],
+                           "finished": t["finished"]} for t in run["tasks"]]}
+
+    @app.get("/runs/{run_id}/summary")
+    def summary(run_id: str):
+        return run_summary(get_run(run_id))
+
+    @app.delete("/runs/{run_id}")
+    def cancel(run_id: str):
+        run = get_run(run_id)
+        if run["status"] not in ("queued", "running"):
+            raise ApiError(409, f"run {run_id} is {run['status']}: only a queued or running run can be cancelled")
+        state["scheduler"].cancel(run_id)
+        return {"run_id": run_id, "status": "cancelled"}
+
+    @app.post("/runs/{run_id}/resume", status_code=202)
+    def resume(run_id: str):
+        run = get_run(run_id)
+        if run["status"] not in ("interrupted", "cancelled"):
+            raise ApiError(409, f"run {run_id} is {run['status']}: only an interrupted or cancelled run resumes")
+        again = state["store"].requeue_unfinished(run_id)
+        state["scheduler"].submit(run_id, again)
+        return {"run_id": run_id, "status": "queued", "resumed": again}
+
+    @app.get("/runs/{run_id}/artifacts")
+    def artifacts(run_id: str):
+        get_run(run_id)
+        root = runs_dir / run_id / "tasks"
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                      if p.is_file() and not any(part in ("run", "work") for part in p.relative_to(root).parts[1:2]))
+
+    @app.get("/runs/{run_id}/artifacts/{path:path}")
+    def artifact(run_id: str, path: str):
+        get_run(run_id)
+        root = (runs_dir / run_id / "tasks").resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise ApiError(404, f"no artifact {path!r} in run {run_id} (GET /runs/{run_id}/artifacts lists them)")
+        return FileResponse(target)
+
+    @app.get("/runs/{run_id}/metrics")
+    def metrics(run_id: str):
+        """A zip of summary.json and, per task, scores.json and detailed_results.html."""
+        import json
+
+        run = get_run(run_id)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("summary.json", json.dumps(run_summary(run), indent=2, sort_keys=True))
+            for task in run["spec"]["competitions"]:
+                for name in ("scores.json", "detailed_results.html"):
+                    path = runs_dir / run_id / "tasks" / task / name
+                    if path.is_file():
+                        archive.write(path, f"{task}/{name}")
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{run_id}-metrics.zip"'})
+
+    return app
+
+
+def progress(run: dict) -> dict:
+    statuses = [task["status"] for task in run["tasks"]]
+    return {"total": len(statuses), "done": sum(s not in ("queued", "running") for s in statuses),
+            "running": statuses.count("running")}
+
+
+def check_upload(data: bytes) -> list[str]:
+    """A submission zip, checked before it is stored: readable, no path escapes or links, bounded size."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ApiError(400, "the upload is not a zip file") from None
+    infos = archive.infolist()
+    if len(infos) > UPLOAD_MAX_ENTRIES:
+        raise ApiError(400, f"the zip has {len(infos)} entries; the limit is {UPLOAD_MAX_ENTRIES}")
+    if sum(info.file_size for info in infos) > UPLOAD_MAX_UNPACKED:
+        raise ApiError(400, f"the zip unpacks to more than {UPLOAD_MAX_UNPACKED} bytes")
+    try:
+        for info in infos:
+            check_member(info.filename, info)
+    except UnsafeArchiveError as error:
+        raise ApiError(400, f"unsafe zip: {error}") from None
+    return sorted(info.filename for info in infos if not info.is_dir())
+
+
+app = create_app()

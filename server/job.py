@@ -1,0 +1,149 @@
+"""One task of a run, in its own process: build the bundle (data cached by content hash), pick the
+submission, run it through the local worker, and leave the results and artifacts in the task folder.
+
+    python3 -m server.job TASK_DIR      (TASK_DIR/job.json says what to do; result.json is written last)
+
+The server starts one such process per task, so a task that crashes, runs away or is cancelled takes
+nothing else down, and its whole process tree can be killed.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+from bundlegen.build import build_bundle
+from bundlegen.data import PrepareError
+from bundlegen.definition import DefinitionError, load_task
+from bundlegen.project import Project
+from bundlegen.worker import Bundle, WorkerError, placement, run_submission
+from programlib.archive import UnsafeArchiveError, safe_extract
+
+RESULT = "result.json"
+SPEC = "job.json"
+
+
+def log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
+def sample_submission(bundle: Bundle, target: Path) -> Path:
+    """The task's trivial submission: the starting kit's sample_submission/ folder, else the public data's
+    sample_<file> for each results file the task accepts (sample_submission.csv → submission.csv)."""
+    phase, _task = bundle.phase_and_task(0)
+    kit = target.parent / "kit"
+    if phase.get("starting_kit"):  # Codabench puts the kit and the public data on the phase
+        bundle.extract_dataset(phase["starting_kit"], kit)
+        if (kit / "sample_submission").is_dir():
+            return kit / "sample_submission"
+    files = bundle.info.get("submission_files") or []
+    public = target.parent / "public"
+    if phase.get("public_data") and files:
+        bundle.extract_dataset(phase["public_data"], public)
+        if all((public / f"sample_{name}").is_file() for name in files):
+            target.mkdir(parents=True, exist_ok=True)
+            for name in files:
+                shutil.copyfile(public / f"sample_{name}", target / name)
+            return target
+    raise WorkerError("this task has no sample submission (no sample_submission/ in its starting kit and no "
+                      "sample_<file> in its public data)")
+
+
+def reference_solution(bundle: Bundle, target: Path) -> Path:
+    solutions = bundle.competition.get("solutions") or []
+    if not solutions:
+        raise WorkerError("this bundle holds no reference solution")
+    bundle.extract_dataset(solutions[0]["path"], target)
+    return target
+
+
+def write_folder_zip(folder: Path, target: Path) -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+
+
+def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
+    """Copy what users ask for to the top of the task folder: scores, detailed results, logs."""
+    wanted = {run_dir / "scoring" / "output" / "scores.json": "scores.json",
+              run_dir / "scoring" / "output" / "detailed_results.html": "detailed_results.html"}
+    for path in sorted((run_dir / "logs").glob("*")) if (run_dir / "logs").is_dir() else []:
+        wanted[path] = f"logs/{path.name}"
+    for name in ("stdout.txt", "stderr.txt"):
+        wanted[run_dir / "prediction" / "output" / "logs" / name] = f"logs/submission_{name}"
+    copied = []
+    for source, name in wanted.items():
+        if source.is_file():
+            (task_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, task_dir / name)
+            copied.append(name)
+    return copied
+
+
+def run_job(task_dir: Path) -> dict:
+    spec = json.loads((task_dir / SPEC).read_text())
+    project = Project(Path(spec["project"]))
+    started = time.monotonic()
+    result = {"task": spec["task"], "status": "failed", "valid": False, "scores": None, "error": None}
+    try:
+        task = load_task(project.bundles_dir / spec["task"], project)
+        log(f"building the bundle of {task.id} (scale {spec.get('scale') or task.model.default_scale})")
+        # Shared by all runs: rebuilt each time from the data cache (cheap, and byte-identical), replaced atomically.
+        scale = task.scale(spec.get("scale")).name
+        seed = task.model.seed if spec.get("seed") is None else spec["seed"]
+        bundle_path = build_bundle(task, Path(spec["bundles_dir"]) / f"{scale}-seed{seed}", scale_name=scale,
+                                   seed=seed, cache_dir=Path(spec["cache_dir"]), log=log)
+        bundle = Bundle(bundle_path)
+        bundle.info.setdefault("submission_files", list(task.model.submission.files))
+        solution = spec["solution"]
+        if solution == "reference":
+            submission = reference_solution(bundle, task_dir / "work" / "solution")
+        elif solution == "sample":
+            submission = sample_submission(bundle, task_dir / "work" / "sample")
+        else:
+            submission = task_dir / "submission.zip"
+            safe_extract(submission, task_dir / "work" / "upload", label="the uploaded submission")
+            submission = task_dir / "work" / "upload"
+        if solution in ("reference", "sample"):  # kept beside the results, as an upload is
+            write_folder_zip(submission, task_dir / "submission.zip")
+        log(f"running the {solution if solution in ('reference', 'sample') else 'uploaded'} submission")
+        run = run_submission(bundle_path, submission, workdir=task_dir / "run", time_limit=spec.get("time_limit"),
+                             log=log)
+        result["artifacts"] = collect_artifacts(task_dir / "run", task_dir)
+        result["thresholds"] = bundle.info.get("thresholds") or {}
+        result["warnings"] = run.warnings
+        if run.ok:
+            primary = task.primary_column.key
+            result.update(status="completed", valid=True, scores=run.scores, primary=primary,
+                          placement=placement(run.scores[primary], bundle.info))
+        else:
+            result.update(status="completed", error=run.error)  # graded: the submission is invalid
+    except (DefinitionError, PrepareError, WorkerError, UnsafeArchiveError) as error:
+        result["error"] = str(error)
+    except Exception:  # noqa: BLE001 - our bug, but the run must still end with a message
+        result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
+    finally:
+        shutil.rmtree(task_dir / "work", ignore_errors=True)
+    result["duration"] = round(time.monotonic() - started, 3)
+    log(f"done: {'valid' if result['valid'] else 'invalid'}" + (f": {result['error']}" if result["error"] else ""))
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        raise SystemExit(__doc__)
+    task_dir = Path(argv[0])
+    result = run_job(task_dir)
+    partial = task_dir / f".{RESULT}.partial"
+    partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    partial.replace(task_dir / RESULT)  # written whole or not at all
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""A bounded pool that runs the tasks of every run, one job process per task, in submission order.
+
+At most `workers` tasks run at once across all runs; more wait in a FIFO queue. Cancelling a run
+skips its queued tasks and kills its running job processes (the whole tree, participant code included).
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from programlib.runner import run_process
+
+from .job import RESULT, SPEC
+from .store import Store
+
+CODE_ROOT = Path(__file__).resolve().parents[1]  # where bundlegen/, programlib/ and server/ live
+STOP = object()
+JOB_MARKER = "MLEB_SERVER_JOB_OF"
+
+
+def kill_orphans(runs_dir: Path) -> list[int]:
+    """Processes left running by a server of this runs folder that died (SIGKILL, power loss): kill them."""
+    needle = f"{JOB_MARKER}={runs_dir}".encode()
+    killed = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
+
+
+class Scheduler:
+    def __init__(self, store: Store, runs_dir: Path, project_root: Path, workers: int, job_time_limit: float):
+        self.store, self.runs_dir, self.project_root = store, runs_dir, project_root
+        self.workers, self.job_time_limit = workers, job_time_limit
+        self.queue: queue.Queue = queue.Queue()
+        self.cancelled: dict[str, threading.Event] = {}
+        self.running = 0
+        self.shutting_down = False
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._work, name=f"task-worker-{i}", daemon=True)
+                         for i in range(workers)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Kill what runs, mark unfinished runs interrupted (resumable), and end the threads."""
+        self.shutting_down = True
+        self.store.mark_interrupted()
+        for event in list(self.cancelled.values()):
+            event.set()
+        for _ in self._threads:
+            self.queue.put(STOP)
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def submit(self, run_id: str, tasks: list[str]) -> None:
+        self.cancelled.setdefault(run_id, threading.Event()).clear()
+        for task in tasks:
+            self.queue.put((run_id, task))
+
+    def cancel(self, run_id: str) -> None:
+        self.cancelled.setdefault(run_id, threading.Event()).set()
+        self.store.set_unfinished_tasks(run_id, "cancelled")  # queued ones; running ones end as cancelled
+        self.store.set_run(run_id, "cancelled", "cancelled on request")
+
+    def load(self) -> dict:
+        with self._lock:
+            return {"workers": self.workers, "running": self.running, "queued": self.queue.qsize()}
+
+    # --- the worker threads ------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is STOP:
+                return
+            run_id, task = item
+            if self.cancelled.get(run_id, threading.Event()).is_set():
+                continue
+            with self._lock:
+                self.running += 1
+            try:
+                self._run_task(run_id, task)
+            finally:
+                with self._lock:
+                    self.running -= 1
+                self._settle(run_id)
+
+    def _run_task(self, run_id: str, task: str) -> None:
+        run = self.store.run(run_id)
+        if run is None or run["status"] in ("cancelled", "interrupted"):
+            return
+        if run["status"] == "queued":
+            self.store.set_run(run_id, "running")
+        spec = run["spec"]
+        task_dir = self.runs_dir / run_id / "tasks" / task
+        upload = task_dir / "submission.zip"
+        for child in list(task_dir.iterdir()) if task_dir.is_dir() else []:  # a resumed task starts clean
+            if child != upload:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        task_dir.mkdir(parents=True, exist_ok=True)
+        solution = spec["solution"] if isinstance(spec["solution"], str) else "upload"
+        (task_dir / SPEC).write_text(json.dumps({
+            "task": task, "project": str(self.project_root), "scale": spec.get("scale"), "seed": spec.get("seed"),
+            "time_limit": spec.get("time_limit"), "solution": solution,
+            "cache_dir": str(self.runs_dir / "cache"), "bundles_dir": str(self.runs_dir / "bundles")}, indent=2))
+        self.store.start_task(run_id, task)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
+        env[JOB_MARKER] = str(self.runs_dir)  # inherited by everything the job starts: found again after a crash
+        process = run_process([sys.executable, "-m", "server.job", str(task_dir)], cwd=CODE_ROOT, env=env,
+                              stdout_path=task_dir / "job.log", stderr_path=task_dir / "job.err",
+                              time_limit=self.job_time_limit, stop=self.cancelled[run_id])
+        result_path = task_dir / RESULT
+        if process.stopped and self.shutting_down:
+            self.store.finish_task(run_id, task, "interrupted", {"error": "the server stopped", "valid": False})
+        elif process.stopped:
+            self.store.finish_task(run_id, task, "cancelled", {"error": "cancelled on request", "valid": False})
+        elif process.timed_out:
+            self.store.finish_task(run_id, task, "failed", {"error": f"the task's job did not finish within "
+                                                                     f"{self.job_time_limit:g} s", "valid": False})
+        elif result_path.is_file():
+            result = json.loads(result_path.read_text())
+            self.store.finish_task(run_id, task, result["status"], result)
+        else:
+            errors = task_dir / "job.err"
+            tail = errors.read_text(errors="replace")[-2000:] if errors.is_file() else ""
+            self.store.finish_task(run_id, task, "failed", {
+                "error": f"the task's job process ended with code {process.exit_code} and no result" +
+                         (f":\n{tail}" if tail else ""), "valid": False})
+
+    def _settle(self, run_id: str) -> None:
+        """When no task of the run is left to do, the run ends: failed if any task could not be graded."""
+        run = self.store.run(run_id)
+        if run is None or run["status"] in ("cancelled", "interrupted"):
+            return
+        statuses = [task["status"] for task in run["tasks"]]
+        if any(status in ("queued", "running") for status in statuses):
+            return
+        failed = [task["task"] for task in run["tasks"] if task["status"] == "failed"]
+        if failed:
+            self.store.set_run(run_id, "failed", f"could not grade: {', '.join(failed)}")
+        else:
+            self.store.set_run(run_id, "completed")
