@@ -9,6 +9,7 @@ error. The printed output of each cell is echoed to stdout, so the logs read lik
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def main(argv: list[str]) -> int:
                             resources={"metadata": {"path": str(Path.cwd())}})
     code = 0
     try:
-        client.execute()
+        # The kernel's own stderr holds only start-up chatter (cell errors come back as outputs): drop it, so the
+        # end of the error log shows the failing cell.
+        client.execute(stderr=subprocess.DEVNULL)
     except CellExecutionError as error:
         failing = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and any(
             output.get("output_type") == "error" for output in cell.get("outputs", []))), None)
