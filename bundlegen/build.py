@@ -57,7 +57,8 @@ def ingestion_config(task: TaskDefinition) -> str:
     submission = task.model.submission
     runs = [run.model_dump(exclude_none=True) for run in submission.runs]
     return json.dumps({"task": task.id, "entry": submission.entry, "args": submission.args,
-                       "time_limit": submission.time_limit, "results_files": submission.files, "runs": runs},
+                       "time_limit": submission.time_limit, "results_files": submission.files, "runs": runs,
+                       "limits": submission.limits.model_dump()},
                       indent=2, sort_keys=True) + "\n"
 
 

@@ -86,6 +86,16 @@ class ExtraRun(Strict):
     config_edit: ConfigEdit | None = None
 
 
+class SubmissionLimits(Strict):
+    """What a code submission's processes may use where the local worker runs them (Docker's job on Codabench)."""
+    memory_mb: float | None = Field(default=16384, gt=0)  # resident memory of the whole process tree
+    cpu_seconds: float | None = Field(default=None, gt=0)  # CPU time of each process
+    max_processes: int | None = Field(default=256, gt=0)  # alive at once
+    max_output_mb: float | None = Field(default=64, gt=0)  # printed to stdout and stderr together
+    max_file_mb: float | None = Field(default=8192, gt=0)  # any one file written
+    network: bool = False  # False: no network (a private namespace with loopback only), where the OS allows it
+
+
 class Submission(Strict):
     kind: Literal["results", "code"]
     # results: the files a submission must hold. code: the program the ingestion program runs (a .py
@@ -96,6 +106,7 @@ class Submission(Strict):
     args: list[str] = []
     time_limit: int | None = Field(default=None, gt=0)  # per run
     runs: list[ExtraRun] = []
+    limits: SubmissionLimits = SubmissionLimits()
 
 
 class Thresholds(Strict):

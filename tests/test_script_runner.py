@@ -12,6 +12,7 @@ import nbformat
 import pytest
 import yaml
 
+from bundlegen.definition import SubmissionLimits
 from conftest import ROOT, load_module, processes_with
 from programlib.notebooks import is_image, read_notebook
 
@@ -29,13 +30,16 @@ def notebook(*cells: str, markdown: str = "# Analysis") -> str:
     return nbformat.writes(book)
 
 
-def ingest(tmp_path: Path, files: dict[str, str], entry: str, time_limit: float = 60, runs=(), args=None):
-    """Run the ingestion program as the worker does: its own folder with task.json, real subprocesses."""
+def ingest(tmp_path: Path, files: dict[str, str], entry: str, time_limit: float = 60, runs=(), args=None,
+           limits: dict | None = None):
+    """Run the ingestion program as the worker does: its own folder with task.json, real subprocesses.
+    The limits are a task's defaults (no network among them), with `limits` changed."""
     program, submission, data, output = (tmp_path / name for name in ("program", "submission", "data", "output"))
     shutil.copytree(RUNNER, program)
     (program / "task.json").write_text(json.dumps({
         "task": "t", "entry": entry, "args": args if args is not None else ["--out", "{predictions}"],
-        "time_limit": time_limit, "results_files": [], "runs": list(runs)}))
+        "time_limit": time_limit, "results_files": [], "runs": list(runs),
+        "limits": {**SubmissionLimits().model_dump(), **(limits or {})}}))
     submission.mkdir()
     for name, text in files.items():
         (submission / name).write_text(text)
@@ -141,3 +145,52 @@ def test_set_in_yaml(runner_module, key, expected):
     assert runner_module.set_in_yaml(document, key, 99) is expected
     if expected:
         assert 99 in (document["training"].get(key.split(".")[-1]), document["model"].get(key.split(".")[-1]))
+
+
+# --- limits on the participant's process tree -------------------------------------------------------
+
+LIMIT_CASES = {
+    "memory": ({"memory_mb": 300}, "x = bytearray(700 * 1024**2)\nimport time\ntime.sleep(30)",
+               "memory: used more than 300 MB"),
+    "processes": ({"max_processes": 10}, "import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n"
+                  "        time.sleep(30)\n        os._exit(0)\ntime.sleep(30)", "processes: ran more than 10"),
+    "output": ({"max_output_mb": 1}, "while True:\n    print('x' * 1000)", "output: printed more than 1 MB"),
+    "file size": ({"max_file_mb": 1}, "open('big.bin', 'wb').write(bytes(3 * 1024**2))",
+                  "file size: tried to write a file larger than 1 MB"),
+    "cpu time": ({"cpu_seconds": 1}, "while True:\n    pass", "CPU time: used more than 1 CPU seconds"),
+}
+
+
+@pytest.mark.parametrize("case", list(LIMIT_CASES))
+def test_a_limit_hit_stops_the_run_with_a_message(tmp_path, case):
+    limits, script, message = LIMIT_CASES[case]
+    done, result, output = ingest(tmp_path, {"main.py": script}, "main.py", time_limit=60, limits=limits)
+    assert done.returncode == 1 and result["status"] == "limit"
+    assert message in result["message"] and result["duration"] < 30
+    assert not processes_with(str(output))  # nothing of it left running
+
+
+def test_no_network_by_default_but_loopback_inside(tmp_path):
+    import socket
+
+    outside = socket.socket()
+    outside.bind(("127.0.0.1", 0))
+    outside.listen()
+    port = outside.getsockname()[1]
+    probe = ("import socket\n"
+             "inside = socket.socket(); inside.bind(('127.0.0.1', 0)); inside.listen()\n"
+             "socket.create_connection(inside.getsockname(), timeout=2); print('loopback: yes')\n"
+             "try:\n"
+             f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('host: reached')\n"
+             "except OSError as error:\n"
+             "    print('host: unreachable', error)\n")
+    try:
+        _, isolated, output = ingest(tmp_path / "off", {"main.py": probe}, "main.py")
+        printed = (output / "logs" / "stdout.txt").read_text()
+        if isolated["network"] == "on":
+            pytest.skip("this machine cannot make network namespaces without root (documented)")
+        assert "loopback: yes" in printed and "host: unreachable" in printed
+        _, connected, output = ingest(tmp_path / "on", {"main.py": probe}, "main.py", limits={"network": True})
+        assert connected["network"] == "on" and "host: reached" in (output / "logs" / "stdout.txt").read_text()
+    finally:
+        outside.close()

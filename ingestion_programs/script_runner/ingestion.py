@@ -13,8 +13,11 @@ scripts get too) and the time limit. The output folder, which the scoring progra
   logs/stdout.txt, logs/stderr.txt
   runs/<name>/           the same three folders for each extra run of task.json's "runs" (the submission run
                          again in a fresh copy, with other arguments or with values changed in a YAML file)
-  ingestion_result.json  status (ok | results | failed | timeout | missing_entry), exit code, duration,
+  ingestion_result.json  status (ok | results | failed | timeout | limit | missing_entry), exit code, duration,
                          message, and "runs": the same facts for each extra run
+
+The task's limits (memory, processes, output, file size, CPU time, network; task.json's "limits") apply to
+the participant's whole process tree; a run stopped at one has status "limit" and a message naming it.
 
 A task may also accept results: a submission without the entry point but with every file of
 task.json's "results_files" at its root is passed on as it is (status "results").
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from programlib.runner import run_process, tail
+from programlib.runner import Limits, run_process, tail
 
 RESULT_FILE = "ingestion_result.json"
 DEFAULTS = ("/app/input_data", "/app/output", "/app/program", "/app/ingested_program")
@@ -92,7 +95,13 @@ def edit_config(workdir: Path, edit: dict) -> str | None:
     return None
 
 
-def run_entry(entry: str, args: list[str], workdir: Path, input_dir: Path, out: Path, time_limit: float) -> dict:
+def limits_of(config: dict) -> Limits:
+    """The task's limits (task.json); a task.json written before limits existed gets no limits."""
+    return Limits(**config["limits"]) if config.get("limits") else Limits()
+
+
+def run_entry(entry: str, args: list[str], workdir: Path, input_dir: Path, out: Path, time_limit: float,
+              limits: Limits | None = None) -> dict:
     """Run one entry point in `workdir`; out/ gets predictions/ and logs/. Returns the run's facts."""
     predictions, logs = out / "predictions", out / "logs"
     for folder in (predictions, logs):
@@ -111,10 +120,13 @@ def run_entry(entry: str, args: list[str], workdir: Path, input_dir: Path, out: 
     else:
         command = [sys.executable, entry, *arguments]
         print(f"running {entry} {' '.join(arguments)} (time limit {time_limit} s)", flush=True)
-    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env,
+    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env, limits=limits,
                           stdout_path=logs / "stdout.txt", stderr_path=logs / "stderr.txt")
-    result.update(exit_code=process.exit_code, duration=round(process.duration, 3))
-    if process.timed_out:
+    result.update(exit_code=process.exit_code, duration=round(process.duration, 3),
+                  network="off" if process.network_isolated else "on")
+    if process.limit_hit:
+        result.update(status="limit", message=f"{entry} was stopped at a limit of this task: {process.limit_hit}")
+    elif process.timed_out:
         result.update(status="timeout", message=f"{entry} did not finish within the time limit of {time_limit} s "
                                                 f"and was stopped")
     elif process.exit_code != 0:
@@ -138,7 +150,7 @@ def run_extra(run: dict, config: dict, submission_dir: Path, input_dir: Path, ou
                     "message": f"run {run['name']!r} not started: {problem}"}
     print(f"extra run {run['name']!r}", flush=True)
     args = run["args"] if run.get("args") is not None else config["args"]
-    return run_entry(entry, args, workdir, input_dir, out, config["time_limit"])
+    return run_entry(entry, args, workdir, input_dir, out, config["time_limit"], limits_of(config))
 
 
 def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Path) -> int:
@@ -162,7 +174,7 @@ def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Pa
             "entry": entry, "time_limit": time_limit, "status": "missing_entry", "exit_code": None, "duration": 0.0,
             "message": f"the submission has no {entry}{accepted} at its root{find_misplaced(workdir, entry)}"})
 
-    result = run_entry(entry, config["args"], workdir, input_dir, output_dir, time_limit)
+    result = run_entry(entry, config["args"], workdir, input_dir, output_dir, time_limit, limits_of(config))
     if result["status"] == "ok" and config.get("runs"):
         result["runs"] = {extra["name"]: run_extra(extra, config, submission_dir, input_dir, output_dir)
                           for extra in config["runs"]}
