@@ -42,6 +42,12 @@ class Report:
     def pre(self, text: str) -> None:
         self._parts.append(f"<pre>{html.escape(text)}</pre>")
 
+    def log_tail(self, program: str, path, lines: int = 40) -> None:
+        """A section with the end of what the participant's program printed (its stdout log)."""
+        self.heading(f"End of what {program} printed")
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        self.pre("\n".join(text.splitlines()[-lines:]) or "(nothing)")
+
     def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)

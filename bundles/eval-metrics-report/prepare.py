@@ -1,0 +1,67 @@
+"""Data for the eval-metrics-report task: a binary classification table, and a hidden evaluation set.
+
+Machine-sensor records whose label (a failure within a week) depends on the features through a logistic
+model with a threshold effect and an interaction, so a logistic regression reaches a ROC AUC near 0.85.
+The feature names are drawn from a pool for each seed, so a copied program that names columns fails.
+
+public/      train.csv, eval.csv (a development evaluation set, with labels)
+input_data/  train.csv, eval.csv: the same train.csv, and ANOTHER evaluation sample, with labels: the
+             participant's program must see the labels to evaluate itself; participants never download it
+private/     eval_labels.csv: the labels of input_data/eval.csv, which the scorer uses to recompute every
+             number the program reports (declared public_reference in bundle.yaml: the program sees them too)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bundlegen.definition import scale_parameters
+
+TARGET = "label"
+FEATURE_POOL = ["vibration_rms", "bearing_temp", "motor_current", "oil_pressure", "spindle_speed", "humidity",
+                "load_factor", "runtime_hours", "voltage_ripple", "acoustic_db", "coolant_flow", "torque_var",
+                "idle_ratio", "shock_events", "dust_index", "belt_tension"]
+N_FEATURES = 8
+
+
+def sensor_records(n: int, names: list[str], weights: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    values = rng.normal(0.0, 1.0, size=(n, len(names)))
+    logit = (-1.1 + values @ weights
+             + 1.2 * (values[:, 0] > 1.0)  # a threshold effect
+             + 0.5 * values[:, 1] * values[:, 2]  # an interaction
+             + rng.normal(0.0, 0.5, size=n))
+    labels = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+    # Real-looking units: each feature gets its own offset and scale.
+    offsets = rng.uniform(-50, 200, size=len(names)).round(0)
+    scales = rng.uniform(0.5, 30, size=len(names)).round(1)
+    frame = pd.DataFrame((values * scales + offsets).round(3), columns=names)
+    frame[TARGET] = labels
+    return frame
+
+
+def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+    if raw_dir is not None:
+        raise ValueError("eval-metrics-report generates its own data: it takes no --raw-data")
+    sizes = scale_parameters(scale, Path(__file__).parent)
+    n_train, n_eval = sizes["n_train"], sizes["n_eval"]
+    rng = np.random.default_rng(seed)
+    names = [str(name) for name in rng.choice(FEATURE_POOL, size=N_FEATURES, replace=False)]
+    weights = rng.normal(0.0, 0.5, size=N_FEATURES)
+    weights[:3] = rng.choice([-1.0, 1.0], size=3) * rng.uniform(1.0, 1.5, size=3)  # a few features that matter
+    frame = sensor_records(n_train + 2 * n_eval, names, weights, rng)
+    ids = rng.choice(10**6, size=len(frame), replace=False)
+    frame.insert(0, "id", [f"m{number:06d}" for number in ids])
+    train = frame.iloc[:n_train]
+    development = frame.iloc[n_train:n_train + n_eval]
+    hidden = frame.iloc[n_train + n_eval:]
+
+    public, input_data, private = out_dir / "public", out_dir / "input_data", out_dir / "private"
+    for folder in (public, input_data, private):
+        folder.mkdir(parents=True, exist_ok=True)
+    for folder in (public, input_data):
+        train.to_csv(folder / "train.csv", index=False)
+    development.to_csv(public / "eval.csv", index=False)
+    hidden.to_csv(input_data / "eval.csv", index=False)
+    hidden[["id", TARGET]].to_csv(private / "eval_labels.csv", index=False)

@@ -1,0 +1,137 @@
+"""Data for the feature-engineering task: card transactions whose label lives in per-user aggregates and a ratio.
+
+Each user has a typical amount, a spread of amounts and an activity level; each event has an amount and the
+account balance at that moment. The probability that an event is flagged (label 1) grows with the user's typical
+amount, the spread of the user's amounts, falls with the user's number of events, and grows with the amount
+relative to the balance. None of that is a raw column: a model on the raw columns of one event (the baseline
+train.py) sees little of it; per-user aggregates over all of a user's events (train and test: they hold no
+labels) and the amount / balance ratio recover most of it.
+
+The column names of the amount, the balance and two noise columns are drawn per seed from pools of synonyms.
+private/ holds the test labels and facts.json: the baseline's hidden-test ROC AUC (measured by running the
+baseline train.py itself on this data) and the AUC of the true probabilities (the best any model can do).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from bundlegen.definition import scale_parameters
+
+TASK_FOLDER = Path(__file__).resolve().parent
+BASELINE = TASK_FOLDER / "baseline_train.py"
+TEST_FRACTION = 1 / 3
+NAME_POOLS = {
+    "amount": ["amount", "txn_amount", "payment_value", "charge_amount", "spend"],
+    "balance": ["balance", "account_balance", "available_funds", "wallet_balance", "funds_before"],
+    "hour": ["hour", "hour_of_day", "local_hour", "txn_hour"],
+    "score": ["merchant_score", "merchant_rating", "shop_score", "vendor_score"],
+    "channel": ["channel", "entry_mode", "pos_channel", "source"],
+}
+
+
+def column_names(rng: np.random.Generator) -> dict[str, str]:
+    return {role: str(rng.choice(pool)) for role, pool in NAME_POOLS.items()}
+
+
+def standardized(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / values.std()
+
+
+def synthetic_events(n_users: int, rng: np.random.Generator, names: dict[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Events of n_users users, and each event's true probability of label 1."""
+    typical = rng.normal(3.5, 0.7, n_users)  # log of the user's typical amount
+    spread = rng.uniform(0.15, 1.0, n_users)  # std of the user's log amounts
+    counts = 3 + rng.poisson(np.exp(rng.normal(1.8, 0.5, n_users)))
+    user = np.repeat(np.arange(n_users), counts)
+    log_amount = typical[user] + spread[user] * rng.normal(size=len(user))
+    # The balance follows the amount (people spend in proportion to their means); what matters is the share.
+    log_share = rng.normal(-1.5, 0.7, len(user))  # log(amount / balance)
+    log_balance = log_amount - log_share
+    logit = (-1.0 + 0.8 * standardized(typical)[user] + 1.1 * standardized(spread)[user]
+             - 0.8 * standardized(np.log(counts))[user] + 1.3 * standardized(log_share))
+    probability = 1 / (1 + np.exp(-logit))
+    label = (rng.random(len(user)) < probability).astype(int)
+    user_ids = np.array([f"u{number:05d}" for number in rng.choice(10**5, size=n_users, replace=False)])
+    frame = pd.DataFrame({
+        "user_id": user_ids[user],
+        names["amount"]: np.exp(log_amount).round(2),
+        names["balance"]: np.exp(log_balance).round(2),
+        names["hour"]: rng.integers(0, 24, len(user)),
+        names["score"]: rng.uniform(0, 5, len(user)).round(2),
+        names["channel"]: rng.choice(["online", "chip", "contactless", "swipe"], len(user)),
+        "label": label,
+    })
+    return frame, probability
+
+
+def data_dictionary(names: dict[str, str]) -> str:
+    return "\n".join([
+        "# Columns of train.csv and test.csv", "",
+        "| column | meaning |", "| --- | --- |",
+        "| `id` | the event (a card transaction) |",
+        "| `user_id` | the card holder; every user has events in both train.csv and test.csv |",
+        f"| `{names['amount']}` | amount of the transaction |",
+        f"| `{names['balance']}` | balance of the account just before the transaction |",
+        f"| `{names['hour']}` | local hour of the transaction |",
+        f"| `{names['score']}` | the merchant's rating (0 to 5) |",
+        f"| `{names['channel']}` | how the card was used (text) |",
+        "| `label` | 1 if the transaction was flagged for review (train.csv only) |", ""])
+
+
+def run_baseline(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """Run the baseline train.py itself: its test predictions and the validation AUC it prints."""
+    with tempfile.TemporaryDirectory(prefix="feature-engineering-baseline-") as work:
+        work = Path(work)
+        train.to_csv(work / "train.csv", index=False)
+        test.to_csv(work / "test.csv", index=False)
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        done = subprocess.run([sys.executable, str(BASELINE), "--data-dir", str(work), "--output-dir",
+                               str(work / "out")], capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, f"the baseline failed:\n{done.stderr}"
+        printed = [line for line in done.stdout.splitlines() if line.startswith("validation ROC AUC:")]
+        predictions = pd.read_csv(work / "out" / "predictions.csv", dtype={"id": str})
+    return predictions, float(printed[-1].split(":")[1])
+
+
+def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+    if raw_dir is not None:
+        raise ValueError("this task's data is synthetic: its label is planted in per-user aggregates and a "
+                         "ratio, which real data would not guarantee")
+    n_users = scale_parameters(scale, TASK_FOLDER)["n_users"]
+    rng = np.random.default_rng(seed)
+    names = column_names(rng)
+    frame, probability = synthetic_events(n_users, rng, names)
+    frame.insert(0, "id", [f"e{number:07d}" for number in rng.choice(10**7, size=len(frame), replace=False)])
+    order = rng.permutation(len(frame))
+    frame, probability = frame.iloc[order].reset_index(drop=True), probability[order]
+    n_test = int(round(len(frame) * TEST_FRACTION))
+    train, test = frame.iloc[n_test:].reset_index(drop=True), frame.iloc[:n_test].reset_index(drop=True)
+    test_probability = probability[:n_test]
+
+    public, private, input_data = (out_dir / name for name in ("public", "private", "input_data"))
+    for folder in (public, private, input_data):
+        folder.mkdir(parents=True, exist_ok=True)
+    for folder in (public, input_data):
+        train.to_csv(folder / "train.csv", index=False)
+        test.drop(columns=["label"]).to_csv(folder / "test.csv", index=False)
+        (folder / "columns.md").write_text(data_dictionary(names))
+        shutil.copyfile(BASELINE, folder / "train.py")
+    test[["id", "label"]].to_csv(private / "test_labels.csv", index=False)
+
+    predictions, baseline_valid_auc = run_baseline(train, test.drop(columns=["label"]))
+    aligned = predictions.set_index("id").loc[test["id"], "probability"].to_numpy()
+    facts = {"baseline_test_auc": float(roc_auc_score(test["label"], aligned)),
+             "baseline_valid_auc": baseline_valid_auc,
+             "oracle_test_auc": float(roc_auc_score(test["label"], test_probability)),
+             "columns": names, "n_train": len(train), "n_test": len(test)}
+    (private / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")

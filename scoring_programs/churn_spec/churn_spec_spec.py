@@ -1,0 +1,119 @@
+"""Reading spec.md: its YAML front matter (checked field by field, with the line of each problem) and its body."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from programlib import SubmissionError
+
+NAME = "spec.md"
+FENCE = re.compile(r"^---\s*$")
+NUMBER = (int, float)
+# field path → expected type; a missing field or null is "not given" (that item scores 0), a wrong type is an error.
+FIELDS = {
+    "target": dict, "target.definition": str, "target.source_table": str, "target.source_column": str,
+    "target.horizon_days": NUMBER,
+    "inputs": list,
+    "metrics": dict, "metrics.primary": str, "metrics.secondary": list,
+    "constraints": dict, "constraints.max_latency_ms": NUMBER, "constraints.max_model_size_mb": NUMBER,
+    "constraints.retrain_cadence": str,
+}
+TYPE_WORDS = {dict: "a mapping", list: "a list", str: "a text", NUMBER: "a number (the unit is in the field's name)"}
+
+
+@dataclass
+class Spec:
+    block: dict  # the front matter, types checked
+    body: str  # the markdown after the front matter
+    body_start: int  # line number (1-based) of the body's first line
+
+
+def field_line(root: yaml.Node | None, path: list) -> int | None:
+    """Line (0-based, in the front matter) of the value at `path` (keys and list indexes), as far as it exists."""
+    node, line = root, None
+    for part in path:
+        if node is None:
+            break
+        line = node.start_mark.line
+        if isinstance(node, yaml.MappingNode):
+            node = next((value for key, value in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+    return node.start_mark.line if node is not None else line
+
+
+def split(text: str) -> tuple[str, str, int]:
+    lines = text.splitlines()
+    if not lines or not FENCE.match(lines[0]):
+        raise SubmissionError(f"{NAME}, line 1: the file must start with the YAML front matter: a line '---', the "
+                              f"block's fields, and a closing line '---' (see the Evaluation page)")
+    for number, line in enumerate(lines[1:], start=1):
+        if FENCE.match(line):
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1:]), number + 2
+    raise SubmissionError(f"{NAME}, line 1: the YAML front matter opened here has no closing line '---'")
+
+
+def wrong(path: str, expected, value, line: int | None) -> SubmissionError:
+    where = f"{NAME}, line {line + 2}" if line is not None else NAME  # +1 for the '---' line, +1 to count from 1
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    return SubmissionError(f"{where}: front matter field '{path}' must be {TYPE_WORDS[expected]}, got {shown}")
+
+
+def is_type(value, expected) -> bool:
+    if expected is NUMBER:
+        return isinstance(value, NUMBER) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def check_types(block: dict, root: yaml.Node) -> None:
+    for path, expected in FIELDS.items():
+        parts = path.split(".")
+        parent = block if len(parts) == 1 else block.get(parts[0])
+        value = parent.get(parts[-1]) if isinstance(parent, dict) else None
+        if value is not None and not is_type(value, expected):
+            raise wrong(path, expected, value, field_line(root, parts))
+    for i, entry in enumerate(block.get("inputs") or []):
+        if not isinstance(entry, dict):
+            raise wrong(f"inputs[{i}]", dict, entry, field_line(root, ["inputs", i]))
+        for key, expected in (("table", str), ("columns", list)):
+            if entry.get(key) is not None and not is_type(entry[key], expected):
+                raise wrong(f"inputs[{i}].{key}", expected, entry[key], field_line(root, ["inputs", i, key]))
+        for j, column in enumerate(entry.get("columns") or []):
+            if not isinstance(column, str):
+                raise wrong(f"inputs[{i}].columns[{j}]", str, column, field_line(root, ["inputs", i, "columns", j]))
+    for j, metric in enumerate((block.get("metrics") or {}).get("secondary") or []):
+        if not isinstance(metric, str):
+            raise wrong(f"metrics.secondary[{j}]", str, metric, field_line(root, ["metrics", "secondary", j]))
+
+
+def parse_spec(text: str) -> Spec:
+    front, body, body_start = split(text)
+    try:
+        root = yaml.compose(front)
+        block = yaml.safe_load(front)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{NAME}, line {mark.line + 2}" if mark is not None else NAME
+        problem = getattr(error, "problem", None) or str(error)
+        raise SubmissionError(f"{where}: the front matter is not valid YAML: {problem}") from None
+    if block is None:
+        block = {}
+    if not isinstance(block, dict):
+        raise SubmissionError(f"{NAME}, line 2: the front matter must be a mapping of fields (target, inputs, "
+                              f"metrics, constraints), got {type(block).__name__}")
+    check_types(block, root)
+    return Spec(block=block, body=body, body_start=body_start)
+
+
+def get(block: dict, path: str):
+    """The value at a dotted path, None when absent."""
+    node = block
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node

@@ -1,0 +1,184 @@
+"""The eval-metrics-report task: every number the program reports is recomputed on the hidden labels."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bundlegen.worker import run_submission
+from conftest import ROOT, build_copy, copy_project, edit_definition, load_module, quiet, write_zip
+
+TASK = "eval-metrics-report"
+KIT = ROOT / "starting_kits" / TASK
+SOLUTION = (KIT / "solution" / "train.py").read_text()
+ORIGINAL = (KIT / "sample_submission" / "train.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def checks():
+    return load_module("eval_metrics_report_checks",
+                       ROOT / "scoring_programs" / "eval_metrics_report" / "eval_metrics_report_checks.py")
+
+
+def scores_of(bundle, script: str, tmp_path, name: str) -> dict:
+    result = run_submission(bundle, write_zip(tmp_path / f"{name}.zip", {"train.py": script}),
+                            workdir=tmp_path / name, log=quiet)
+    assert result.ok, result.error
+    return result.scores
+
+
+def variant(old: str, new: str) -> str:
+    assert old in SOLUTION, old
+    return SOLUTION.replace(old, new)
+
+
+def test_solution_full_marks_and_original_script_nothing(tiny_bundle, tmp_path):
+    bundle = tiny_bundle(TASK)
+    solution = scores_of(bundle, SOLUTION, tmp_path, "solution")
+    assert {k: solution[k] for k in ("predictions", "metrics_match", "plots", "report_links", "score")} == {
+        "predictions": 1, "metrics_match": 1, "plots": 1, "report_links": 1, "score": 1}
+    original = scores_of(bundle, ORIGINAL, tmp_path, "original")
+    assert original["score"] == 0 and original["metrics_match"] == 0 and original["plots"] == 0
+    assert original["duration"] > 0
+
+
+def test_metrics_of_the_training_set_do_not_match(tiny_bundle, tmp_path):
+    # Evaluates the training rows, but still writes predictions.csv for eval.csv.
+    script = variant("metrics = evaluate(eval_labels, probabilities, args.threshold)",
+                     "metrics = evaluate(labels, model.predict_proba(scaler.transform(features))[:, 1], "
+                     "args.threshold)")
+    scores = scores_of(tiny_bundle(TASK), script, tmp_path, "train-metrics")
+    assert scores["metrics_match"] == 0
+    assert scores["predictions"] == 1 and scores["plots"] == 1
+    assert scores["score"] < 0.65
+
+
+def test_report_without_links_and_broken_plot(tiny_bundle, tmp_path):
+    script = variant('"![ROC curve](roc_curve.png)", "", "![Precision-recall curve](pr_curve.png)", "",', "")
+    script = script.replace("write_report(metrics, len(eval_labels), args.output_dir)",
+                            "write_report(metrics, len(eval_labels), args.output_dir)\n"
+                            "    (args.output_dir / 'pr_curve.png').write_text('not a picture')")
+    scores = scores_of(tiny_bundle(TASK), script, tmp_path, "no-links")
+    assert scores["report_links"] == 0.5  # the numbers are stated, the plots are not linked
+    assert scores["plots"] == 0.5  # roc_curve.png is fine, pr_curve.png is text
+    assert scores["metrics_match"] == 1
+
+
+def test_crash_and_malformed_metrics_are_clear_errors(tiny_bundle, tmp_path):
+    bundle = tiny_bundle(TASK)
+    crash = variant("_, features, labels = load(args.data_dir / \"train.csv\")",
+                    "_, features, labels = load(args.data_dir / \"training.csv\")")
+    result = run_submission(bundle, write_zip(tmp_path / "crash.zip", {"train.py": crash}),
+                            workdir=tmp_path / "crash", log=quiet)
+    assert not result.ok and result.scores is None
+    assert "exited with code 1" in result.error and "training.csv" in result.error
+
+    malformed = variant('json.dumps(metrics, indent=2)',  # the matrix flattened: [tn, fp, fn, tp]
+                        'json.dumps({**metrics, "confusion_matrix": sum(metrics["confusion_matrix"], [])})')
+    result = run_submission(bundle, write_zip(tmp_path / "bad.zip", {"train.py": malformed}),
+                            workdir=tmp_path / "bad", log=quiet)
+    assert not result.ok and result.scores is None
+    assert "metrics.json, field 'confusion_matrix'" in result.error and "Traceback" not in result.error
+
+
+def test_a_program_past_the_time_limit_is_stopped(tmp_path, cache_dir):
+    project = copy_project(tmp_path / "project", tasks=(TASK,))
+    edit_definition(project, TASK, lambda d: d["submission"].update(time_limit=3))
+    bundle = build_copy(project, TASK, tmp_path / "dist", cache_dir)
+    slow = "import time\nprint('training', flush=True)\ntime.sleep(60)\n"
+    result = run_submission(bundle, write_zip(tmp_path / "slow.zip", {"train.py": slow}),
+                            workdir=tmp_path / "run", log=quiet)
+    assert not result.ok and "did not finish within the time limit of 3 s" in result.error
+
+
+def test_the_hidden_evaluation_set_is_not_the_public_one(tmp_path):
+    prepare = load_module("eval_metrics_prepare", ROOT / "bundles" / TASK / "prepare.py")
+    prepare.prepare(None, tmp_path, "tiny", 0)
+    public = pd.read_csv(tmp_path / "public" / "eval.csv", dtype={"id": str})
+    hidden = pd.read_csv(tmp_path / "input_data" / "eval.csv", dtype={"id": str})
+    labels = pd.read_csv(tmp_path / "private" / "eval_labels.csv", dtype={"id": str})
+    assert not set(public["id"]) & set(hidden["id"])
+    assert list(labels["id"]) == list(hidden["id"]) and list(labels["label"]) == list(hidden["label"])
+    assert list(public.columns) == list(hidden.columns) and public.columns[-1] == "label"
+    other = tmp_path / "seed1"
+    prepare.prepare(None, other, "tiny", 1)
+    assert list(pd.read_csv(other / "public" / "train.csv").columns) != list(public.columns)  # names are drawn
+
+
+# --- the rubric's pure functions ---------------------------------------------------------------------
+
+GOOD = {"accuracy": 0.75, "roc_auc": 0.8125, "confusion_matrix": [[3, 1], [1, 3]], "threshold": 0.5}
+
+
+@pytest.mark.parametrize("document,message", [
+    ([1, 2], "the top level must be an object"),
+    ({k: v for k, v in GOOD.items() if k != "roc_auc"}, "'roc_auc' missing"),
+    ({**GOOD, "accuracy": "0.75"}, "field 'accuracy': '0.75' is not a number"),
+    ({**GOOD, "roc_auc": 1.5}, "field 'roc_auc': 1.5 is outside"),
+    ({**GOOD, "threshold": 1}, "field 'threshold': 1 is outside (0.0, 1.0)"),
+    ({**GOOD, "confusion_matrix": [3, 1, 1, 3]}, "not a 2×2 list"),
+    ({**GOOD, "confusion_matrix": [[3, 1.5], [1, 3]]}, "1.5 is not a count"),
+])
+def test_malformed_metrics_name_the_field(checks, document, message):
+    from programlib import SubmissionError
+
+    with pytest.raises(SubmissionError, match="metrics.json") as error:
+        checks.parse_metrics(document)
+    assert message in str(error.value)
+
+
+def test_scorer_metrics_and_partial_match(checks):
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    probabilities = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])
+    expected = checks.scorer_metrics(labels, probabilities, 0.5)
+    assert expected["confusion_matrix"] == [[3, 1], [1, 3]] and expected["accuracy"] == 0.75
+    assert expected["roc_auc"] == pytest.approx(15 / 16)
+    points, matches = checks.metrics_match_item(checks.parse_metrics(GOOD), expected)
+    assert points == pytest.approx(2 / 3) and matches == {"accuracy": True, "roc_auc": False,
+                                                          "confusion_matrix": True}
+    at_threshold = checks.scorer_metrics(labels, probabilities, 0.6)  # 0.6 >= 0.6 is class 1
+    assert at_threshold["confusion_matrix"] == [[3, 1], [1, 3]]
+    assert checks.metrics_match_item(None, expected)[0] == 0
+
+
+def test_images(checks, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(3, 3))
+    axes.plot([0, 1], [0, 1])
+    figure.savefig(tmp_path / "plot.png", dpi=60)
+    plt.imsave(tmp_path / "blank.png", np.ones((200, 200)), cmap="gray")
+    plt.imsave(tmp_path / "small.png", np.random.default_rng(0).random((20, 20)))
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "plot.png").read_bytes()[:60])
+    assert checks.image_problem(tmp_path / "plot.png") is None
+    assert "blank" in checks.image_problem(tmp_path / "blank.png")
+    assert "pixels" in checks.image_problem(tmp_path / "small.png")
+    assert "not a PNG" in checks.image_problem(tmp_path / "text.png")
+    assert "does not decode" in checks.image_problem(tmp_path / "cut.png")
+    assert checks.image_problem(tmp_path / "absent.png") == "missing"
+
+
+@pytest.mark.parametrize("markdown,expected", [
+    ("![ROC](roc_curve.png)\n![PR](./pr_curve.png)\naccuracy: 0.7500\n| ROC AUC | 0.8125 |", 1.0),
+    ('<img src="roc_curve.png">\n[PR curve](pr_curve.png "the PR curve")\nAccuracy 75.0%, AUC 0.813', 1.0),
+    ("![ROC](/abs/roc_curve.png)\n![PR](https://example.org/pr_curve.png)\naccuracy 0.75\nAUC 0.81", 0.0),
+    ("![ROC](roc_curve.png)\n![PR](sub/pr_curve.png)\naccuracy 0.751\nroc_auc 0.8125", 0.5),
+    ("roc_curve.png and pr_curve.png are saved. accuracy = 0.750, AUC = 0.8125", 0.5),
+])
+def test_report_item(checks, tmp_path, markdown, expected):
+    for name in ("roc_curve.png", "pr_curve.png"):
+        (tmp_path / name).write_bytes(b"x")
+    points, _ = checks.report_item(markdown, tmp_path, checks.parse_metrics(GOOD))
+    assert points == expected
+    assert checks.report_item(None, tmp_path, GOOD)[0] == 0
+
+
+def test_scoring_weights_sum_to_one():
+    scoring = load_module("eval_metrics_report_scoring", ROOT / "scoring_programs" / "eval_metrics_report" / "scoring.py")
+    assert scoring.overall({key: 1.0 for key in scoring.WEIGHTS}) == pytest.approx(1.0)
+    assert json.loads(json.dumps(scoring.WEIGHTS)) == scoring.WEIGHTS
