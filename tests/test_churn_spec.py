@@ -10,7 +10,7 @@ import pytest
 from bundlegen.data import load_prepare
 from bundlegen.definition import load_task
 from bundlegen.worker import run_submission
-from conftest import ROOT, build_copy, copy_project, load_module, quiet, run_cli, write_zip
+from conftest import ROOT, load_module, quiet, write_zip
 
 PROGRAM = ROOT / "scoring_programs" / "churn_spec"
 KIT = ROOT / "starting_kits" / "churn-spec"
@@ -188,10 +188,3 @@ def test_wrong_types_name_the_field_path(spec_module):
         spec_module.parse_spec("---\nmetrics:\n  secondary: [precision@5, 3]\n---\n")
     assert "'metrics.secondary[1]' must be a text" in str(raised.value)
     assert spec_module.parse_spec("---\n---\n# empty\n").block == {}
-
-
-def test_bundle_validates_with_its_solution(tmp_path):
-    project = copy_project(tmp_path / "project", tasks=("churn-spec",))
-    bundle = build_copy(project, "churn-spec", tmp_path / "dist", tmp_path / "cache")
-    result = run_cli("validate", bundle)
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bundlegen.validate import validate_bundle
-from conftest import edit_inner_zip, quiet, read_inner, rewrite_bundle, run_cli
+from conftest import TASK_IDS, edit_inner_zip, quiet, read_inner, rewrite_bundle, run_cli
 
 
 def problems_of(path, run_solutions=False) -> list[str]:
@@ -24,6 +24,19 @@ def test_valid_bundle_and_its_solution_keys(bundle):
     assert report.ok, report.problems
     [(_, run)] = report.solution_runs
     assert set(run.scores) == {"score", "roc_auc", "accuracy", "cv_metrics", "readme_snippet", "duration"}
+
+
+# The image tasks have their own (slower) validation tests in test_imet.py and test_ecg.py.
+WORKFLOW_TASKS = [t for t in TASK_IDS if t not in ("imet-2020-fgvc7", "physionet-ecg-image-digitization",
+                                                    "tabular-baseline")]
+
+
+@pytest.mark.parametrize("task_id", WORKFLOW_TASKS)
+def test_every_workflow_bundle_validates_and_its_solution_gets_full_marks(tiny_bundle, task_id):
+    report = validate_bundle(tiny_bundle(task_id), log=quiet)
+    assert report.ok, report.problems
+    [(_, run)] = report.solution_runs
+    assert run.scores["score"] == pytest.approx(1.0)
 
 
 def test_missing_file(bundle, tmp_path):
