@@ -94,6 +94,7 @@ class SubmissionLimits(Strict):
     max_output_mb: float | None = Field(default=64, gt=0)  # printed to stdout and stderr together
     max_file_mb: float | None = Field(default=8192, gt=0)  # any one file written
     network: bool = False  # False: no network (a private namespace with loopback only), where the OS allows it
+    private_files: bool = True  # a private root: the system, Python, its inputs and outputs; no other file
 
 
 class Submission(Strict):

@@ -31,11 +31,12 @@ class Limits:
     max_output_mb: float | None = None  # what it prints (stdout + stderr together)
     max_file_mb: float | None = None  # the size of any one file it writes (RLIMIT_FSIZE)
     network: bool = True  # False: run in a new network namespace with only loopback (unshare, no root needed)
+    private_files: bool = False  # True: a private root holding only the system, Python and the `visible` paths
 
 
 POLL_SECONDS = 0.25
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-LOOPBACK_LAUNCHER = Path(__file__).resolve().parent / "loopback_up.py"
+SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ProcessResult:
     stopped: bool = False  # stopped on request before it ended (not a time-out)
     limit_hit: str | None = None  # which limit of `Limits` stopped it, in words
     network_isolated: bool | None = None  # None: no isolation was asked for
+    files_isolated: bool | None = None  # a private root (None: not asked for)
 
     @property
     def ok(self) -> bool:
@@ -97,20 +99,22 @@ def _kill_everything(process: subprocess.Popen, marker: str, wait_seconds: float
 
 def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_path: Path,
                 time_limit: float | None = None, env: Mapping[str, str] | None = None,
-                stop: threading.Event | None = None, limits: Limits | None = None) -> ProcessResult:
+                stop: threading.Event | None = None, limits: Limits | None = None,
+                visible: Mapping[Path, bool] | None = None) -> ProcessResult:
     """Run `command` (no shell), logging to files; kill it and all it started at `time_limit` seconds,
-    as soon as `stop` is set (then `stopped` is true), or when it exceeds one of `limits` (`limit_hit`)."""
+    as soon as `stop` is set (then `stopped` is true), or when it exceeds one of `limits` (`limit_hit`).
+    With `limits.private_files`, the program sees only the system, Python and `visible` ({path: writable})."""
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
     full_env = dict(os.environ if env is None else env)
     full_env[MARKER_PREFIX + marker] = "1"
-    command, isolated = list(command), None
-    if limits is not None and not limits.network:
-        isolated = network_isolation_available()
-        if isolated:
-            command = ["unshare", "--user", "--map-root-user", "--net", sys.executable, str(LOOPBACK_LAUNCHER),
-                       *command]
+    command, isolated, sandboxed = list(command), None, None
+    if limits is not None and (not limits.network or limits.private_files):
+        sandboxed = sandbox_available()
+        if sandboxed:
+            command = sandbox_command(command, limits, visible)
+        isolated = sandboxed if not limits.network else None
     started = time.monotonic()
     timed_out, limit_hit = False, None
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
@@ -143,7 +147,8 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
     return ProcessResult(command=list(command), exit_code=None if killed else process.returncode,
                          timed_out=timed_out, duration=duration, time_limit=time_limit,
                          stdout_path=stdout_path, stderr_path=stderr_path, stopped=stopped, limit_hit=limit_hit,
-                         network_isolated=isolated)
+                         network_isolated=isolated,
+                         files_isolated=sandboxed if limits is not None and limits.private_files else None)
 
 
 def _wait(process: subprocess.Popen, started: float, time_limit: float | None, stop: threading.Event | None,
@@ -207,28 +212,42 @@ def _resource_limits(limits: Limits):
 
 def _signal_limit(returncode: int | None, limits: Limits, stderr_path: Path) -> str | None:
     """A limit the kernel enforced: SIGXCPU, or SIGXFSZ / EFBIG (Python ignores SIGXFSZ and raises instead)."""
-    if returncode == -signal.SIGXCPU and limits.cpu_seconds is not None:
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU) and limits.cpu_seconds is not None:
         return f"CPU time: used more than {limits.cpu_seconds:g} CPU seconds"
     if limits.max_file_mb is not None and returncode != 0 and (
-            returncode == -signal.SIGXFSZ or "File too large" in tail(stderr_path, lines=40)):
+            returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ)
+            or "File too large" in tail(stderr_path, lines=40)):
         return f"file size: tried to write a file larger than {limits.max_file_mb:g} MB"
     return None
 
 
-_ISOLATION: list[bool] = []
+UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork"]
+_SANDBOX: list[bool] = []
 
 
-def network_isolation_available() -> bool:
-    """Whether `unshare --user --map-root-user --net` works here (no root needed where user namespaces are on)."""
-    if not _ISOLATION:
+def sandbox_command(command: list[str], limits: Limits, visible: Mapping[Path, bool] | None) -> list[str]:
+    wrapper = UNSHARE + ([] if limits.network else ["--net"]) + [sys.executable, str(SANDBOX)]
+    if not limits.network:
+        wrapper.append("--loopback")
+    if not limits.private_files:
+        return wrapper + ["--host-root", "--", *command]
+    interpreter = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+                   Path(sys.executable).resolve().parent}
+    shown = [("--show-ro", str(path)) for path in sorted(interpreter)]
+    shown += [("--show" if writable else "--show-ro", str(Path(path).resolve()))
+              for path, writable in (visible or {}).items()]
+    return wrapper + [part for pair in shown for part in pair] + ["--", *command]
+
+
+def sandbox_available() -> bool:
+    """Whether user, mount, PID and network namespaces can be made here (no root needed where the kernel allows)."""
+    if not _SANDBOX:
+        probe = sandbox_command([sys.executable, "-c", "pass"], Limits(network=False, private_files=True), {})
         try:
-            done = subprocess.run(["unshare", "--user", "--map-root-user", "--net", sys.executable,
-                                   str(LOOPBACK_LAUNCHER), sys.executable, "-c", "pass"],
-                                  capture_output=True, timeout=30)
-            _ISOLATION.append(done.returncode == 0)
+            _SANDBOX.append(subprocess.run(probe, capture_output=True, timeout=30).returncode == 0)
         except (OSError, subprocess.TimeoutExpired):
-            _ISOLATION.append(False)
-    return _ISOLATION[0]
+            _SANDBOX.append(False)
+    return _SANDBOX[0]
 
 
 def tail(path: Path, lines: int = 20, max_chars: int = 4000) -> str:

@@ -11,7 +11,7 @@ import pytest
 from bundlegen.definition import load_all
 from bundlegen.leaks import find_leaks
 from bundlegen.worker import Bundle, run_submission
-from conftest import quiet, write_zip
+from conftest import ROOT, quiet, write_zip
 
 TASKS = load_all()
 CODE_TASKS = sorted(t for t, task in TASKS.items() if task.is_code)
@@ -72,3 +72,80 @@ def test_answers_are_not_on_disk_while_the_submission_runs(tiny_bundle, tmp_path
     # ...and the answers do arrive for scoring, afterwards, so the check above could have failed
     scoring_ref = tmp_path / "run" / "scoring" / "input" / "ref"
     assert {p.name for p in scoring_ref.rglob("*") if p.is_file()} == {n.split("/")[-1] for n in answers}
+
+
+# Plays the attacker with everything it could know: where the bundle, the data cache and the project are, and
+# the name, size and hash of every reference file. It looks there, walks the whole file system for a file of the
+# same size and hash, and reads other processes' command lines and environments. Then it submits a constant.
+ATTACKER = """
+import hashlib, json, os, pathlib
+SECRETS = json.loads({secrets!r})
+found = []
+for place in SECRETS["places"]:
+    path = pathlib.Path(place)
+    try:
+        if path.exists():
+            found.append(f"exists: {{place}}")
+            if path.is_file():
+                path.read_bytes()
+                found.append(f"read: {{place}}")
+    except OSError:
+        pass
+sizes = {{size for size, _ in SECRETS["files"]}}
+hashes = {{digest for _, digest in SECRETS["files"]}}
+skip = {{"/proc", "/sys", "/dev"}}
+for folder, subfolders, files in os.walk("/", onerror=lambda error: None):
+    subfolders[:] = [s for s in subfolders if os.path.join(folder, s) not in skip]
+    for name in files:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) in sizes:
+                if hashlib.sha256(open(path, "rb").read()).hexdigest() in hashes:
+                    found.append(f"answer file: {{path}}")
+        except OSError:
+            pass
+for entry in pathlib.Path("/proc").iterdir():
+    if entry.name.isdigit():
+        for part in ("cmdline", "environ"):
+            try:
+                text = (entry / part).read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            for place in SECRETS["places"]:
+                if place in text:
+                    found.append(f"/proc/{{entry.name}}/{{part}} names {{place}}")
+pathlib.Path("attack.json").write_text(json.dumps(found))
+out = pathlib.Path(os.environ["OUTPUT_DIR"])
+import csv
+rows = list(csv.DictReader(open(os.path.join(os.environ["DATA_DIR"], "test.csv"))))
+with open(out / "predictions.csv", "w") as handle:
+    handle.write("id,target\\n" + "".join(f"{{row['id']}},0.5\\n" for row in rows))
+"""
+
+
+def test_an_attacker_who_knows_where_the_answers_are_finds_nothing(tiny_bundle, cache_dir, tmp_path):
+    """Locally, the bundle, the data cache and the project are on the same disk as the participant's program.
+    A private root file system (programlib/sandbox.py) keeps them out of its reach."""
+    from programlib.runner import sandbox_available
+
+    if not sandbox_available():
+        pytest.skip("user namespaces are not available here: the local worker cannot hide files (documented)")
+    bundle = tiny_bundle("tabular-baseline")
+    answers = Bundle(bundle)
+    files = []
+    for task in answers.competition["tasks"]:
+        with zipfile.ZipFile(io.BytesIO(answers.archive.read(task["reference_data"]))) as reference:
+            files += [(len(reference.read(n)), hashlib.sha256(reference.read(n)).hexdigest())
+                      for n in reference.namelist()]
+    private = sorted(str(p) for p in cache_dir.rglob("test_labels.csv"))
+    assert private, "the data cache holds the answers (so the attacker has something to find)"
+    places = [str(bundle), str(bundle.parent), str(cache_dir), *private, str(ROOT / "bundles"), str(ROOT / "dist")]
+    secrets = json.dumps({"places": places, "files": files})
+    submission = write_zip(tmp_path / "attack.zip", {"baseline.py": ATTACKER.format(secrets=secrets)})
+    result = run_submission(bundle, submission, workdir=tmp_path / "run", log=quiet)
+    assert result.ok, result.error
+    found = json.loads((tmp_path / "run" / "prediction" / "output" / "submission" / "attack.json").read_text())
+    assert found == []
+    assert result.scores["roc_auc"] == 0.5  # it scores as badly as a constant should
+    ingestion = json.loads((tmp_path / "run" / "prediction" / "output" / "ingestion_result.json").read_text())
+    assert ingestion["files"] == "private" and ingestion["network"] == "off"

@@ -120,10 +120,14 @@ def run_entry(entry: str, args: list[str], workdir: Path, input_dir: Path, out: 
     else:
         command = [sys.executable, entry, *arguments]
         print(f"running {entry} {' '.join(arguments)} (time limit {time_limit} s)", flush=True)
-    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env, limits=limits,
+    # With private files, the program sees its inputs (read-only), its own output folder and this program's
+    # folder (the notebook runner), and nothing else of the machine's files: no bundle, cache or other job.
+    visible = {input_dir: False, out: True, NOTEBOOK_RUNNER.parent: False}
+    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env, limits=limits, visible=visible,
                           stdout_path=logs / "stdout.txt", stderr_path=logs / "stderr.txt")
     result.update(exit_code=process.exit_code, duration=round(process.duration, 3),
-                  network="off" if process.network_isolated else "on")
+                  network="off" if process.network_isolated else "on",
+                  files="private" if process.files_isolated else "shared")
     if process.limit_hit:
         result.update(status="limit", message=f"{entry} was stopped at a limit of this task: {process.limit_hit}")
     elif process.timed_out:
