@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: setup bundles test bench clean
+.PHONY: setup bundles test bench reliability clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# Run every hostile case for real and regenerate the table of docs/reliability.md.
+reliability: setup
+	$(PY) tests/hostile_cases.py
 
 clean:
 	rm -rf dist data/generated benchmarks/results

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -141,8 +141,9 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
             process.wait()
     duration = time.monotonic() - started
     stopped = stop is not None and stop.is_set() and not timed_out
-    if limit_hit is None and limits is not None:
-        limit_hit = _signal_limit(process.returncode, limits, stderr_path)
+    if limit_hit is None and limits is not None:  # ended between two checks, or the kernel stopped it
+        limit_hit = _check_limits(replace(limits, memory_mb=None, max_processes=None), marker,
+                                  (stdout_path, stderr_path)) or _signal_limit(process.returncode, limits, stderr_path)
     killed = timed_out or stopped or limit_hit is not None
     return ProcessResult(command=list(command), exit_code=None if killed else process.returncode,
                          timed_out=timed_out, duration=duration, time_limit=time_limit,
