@@ -404,6 +404,7 @@ class BundleChecker:
                 submission = Path(folder) / "solution.zip"
                 submission.write_bytes(self.read(solution["path"]))
                 result = run_submission(self.path, submission, phase_index=phase_index, log=log)
+            page = result.detailed_results.read_text(errors="replace") if result.detailed_results else None
             if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
                 shutil.rmtree(result.root, ignore_errors=True)
             self.report.solution_runs.append((i, result))
@@ -418,6 +419,22 @@ class BundleChecker:
                                  f"wrote: {', '.join(sorted(written))})")
             for key in sorted(written - expected):
                 self.problem("leaderboards[0].columns", f"the scoring program writes {key!r}, which no column shows")
+            if page is None:
+                self.problem("scoring_program", "the scoring program wrote no detailed_results.html")
+            else:
+                for reference in external_references(page):
+                    self.problem("scoring_program", f"detailed_results.html is not self-contained: it loads "
+                                                    f"{reference!r} (embed images as data: URIs)")
+
+
+# Resources a page loads (not links a reader may follow): src=, <link href=>, CSS url() and @import.
+RESOURCE = re.compile(r"""(?is)(?:\bsrc\s*=\s*|<link\b[^>]*?\bhref\s*=\s*|url\(\s*|@import\s+)(["']?)([^"'\s)>]+)\1""")
+
+
+def external_references(html: str) -> list[str]:
+    """What a detailed_results.html would fetch from elsewhere: Codabench shows it alone, offline included."""
+    return sorted({match.group(2) for match in RESOURCE.finditer(html)
+                   if not match.group(2).lower().startswith(("data:", "#"))})
 
 
 def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False) -> ValidationReport:

@@ -176,3 +176,28 @@ def test_cli_prints_every_problem_and_exits_1(bundle, tmp_path):
     assert "terms: required (a non-empty UTF-8 file)" in result.stdout
     assert "phases[1].tasks[0]: task 3 is not defined in tasks" in result.stdout
 
+
+
+def test_detailed_results_must_be_self_contained(tmp_path):
+    """Codabench shows detailed_results.html on its own: a page that loads a plot from elsewhere is flagged."""
+    from conftest import build_copy, copy_project
+
+    project = copy_project(tmp_path / "project", tasks=(), toy=True)
+    scorer = project.root / "scoring_programs" / "toy_results_scorer" / "scoring.py"
+    scorer.write_text(scorer.read_text().replace(
+        "    return Scored({", "    page = Report('x')\n    page.render = lambda: '<img src=\"https://cdn.example/p.png\">'\n"
+        "    return Scored(report=page, scores={").replace(
+        "from programlib.scoring import", "from programlib.report import Report\nfrom programlib.scoring import"))
+    bundle = build_copy(project, "toy-results", tmp_path / "dist", tmp_path / "cache")
+    assert problems_of(bundle, run_solutions=True) == [
+        "scoring_program: detailed_results.html is not self-contained: it loads 'https://cdn.example/p.png' "
+        "(embed images as data: URIs)"]
+
+
+def test_external_references():
+    from bundlegen.validate import external_references
+
+    page = ('<img src="data:image/png;base64,AAA"><a href="https://docs.example">docs</a><img src=plot.png>'
+            '<link rel="stylesheet" href="http://cdn/x.css"><style>b{background:url(\'http://x/y.png\')}</style>'
+            '<script src="https://cdn/x.js"></script><a href="#top">top</a>')
+    assert external_references(page) == ["http://cdn/x.css", "http://x/y.png", "https://cdn/x.js", "plot.png"]
