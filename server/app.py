@@ -13,6 +13,8 @@ import fcntl
 import io
 import os
 import secrets
+import shutil
+import sqlite3
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from bundlegen.definition import DefinitionError, load_task
 from bundlegen.project import Project
 from programlib.archive import UnsafeArchiveError, check_member
 
+from .job import disk_full
 from .scheduler import Scheduler, kill_orphans
 from .store import Store
 from .summary import run_summary
@@ -113,6 +116,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def api_error(_request: Request, error: ApiError):
         return JSONResponse({"error": error.message, "details": error.details}, status_code=error.status)
 
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def storage_error(_request: Request, error: Exception):
+        """A full disk is the server's condition, not a crash: 507 and a message, as JSON like every error."""
+        if disk_full(runs_dir, error):
+            return JSONResponse({"error": f"the server's disk is full (No space left on device): {error}; try "
+                                          f"again once space is freed", "details": []}, status_code=507)
+        return JSONResponse({"error": f"internal error: {error}", "details": []}, status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError):
         details = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in error.errors()]
@@ -177,7 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health")
     def health():
-        return {"status": "ok", **state["scheduler"].load()}
+        return {"status": "ok", **state["scheduler"].load(),
+                "disk_free_mb": round(shutil.disk_usage(runs_dir).free / 1024**2, 1)}
 
     @app.get("/competitions")
     def competitions():
@@ -205,7 +218,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_id = secrets.token_hex(8)
         folder = runs_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{upload_id}.zip").write_bytes(data)
+        partial = folder / f".{upload_id}.partial"
+        try:
+            partial.write_bytes(data)
+            partial.replace(folder / f"{upload_id}.zip")  # whole or not at all (a full disk)
+        finally:
+            partial.unlink(missing_ok=True)
         return {"upload_id": upload_id, "size": len(data), "files": files}
 
     @app.post("/runs", status_code=202)
@@ -228,13 +246,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         run_id = new_run_id()
         spec = body.model_dump()
         spec["competitions"] = chosen
-        for task in chosen:
-            task_dir = runs_dir / run_id / "tasks" / task
-            task_dir.mkdir(parents=True)
-            if isinstance(body.solution, dict):
-                (task_dir / "submission.zip").write_bytes((runs_dir / "uploads" / f"{body.solution[task]}.zip")
-                                                          .read_bytes())
-        state["store"].add_run(run_id, spec, chosen)
+        try:
+            for task in chosen:
+                task_dir = runs_dir / run_id / "tasks" / task
+                task_dir.mkdir(parents=True)
+                if isinstance(body.solution, dict):
+                    shutil.copyfile(runs_dir / "uploads" / f"{body.solution[task]}.zip", task_dir / "submission.zip")
+            state["store"].add_run(run_id, spec, chosen)
+        except BaseException:  # a full disk: no half-made run is left behind
+            shutil.rmtree(runs_dir / run_id, ignore_errors=True)
+            raise
         state["scheduler"].submit(run_id, chosen)
         return {"run_id": run_id, "status": "queued", "competitions": chosen}
 

@@ -8,6 +8,8 @@ nothing else down, and its whole process tree can be killed.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import shutil
 import sys
@@ -25,10 +27,52 @@ from programlib.archive import UnsafeArchiveError, safe_extract
 
 RESULT = "result.json"
 SPEC = "job.json"
+LOW_SPACE = 1024**2  # bytes free below which the disk of the runs folder counts as full
+DISK_FULL = "the disk of the runs folder is full (No space left on device, ENOSPC): the task could not be graded"
+FREED = "its run files were deleted to free space, its logs kept"
 
 
 def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+    try:
+        print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+    except OSError:  # job.log is on a full disk: the line is lost, the job goes on to write its result
+        pass
+
+
+def disk_full(path: Path, error: BaseException | None = None) -> bool:
+    """Whether the disk holding `path` is full: `error` says so, or the free space does (SQLite may call
+    it a 'disk I/O error'; shutil.Error carries its files' errors as text, without an errno)."""
+    if error is not None and (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
+            words in str(error) for words in ("No space left on device", "Disk quota exceeded", "disk is full"))):
+        return True
+    try:
+        return shutil.disk_usage(path).free < LOW_SPACE
+    except OSError:
+        return False
+
+
+def why(error: BaseException) -> str:
+    """An error in a few words: shutil.Error (copytree) lists every file's error; the first one says it."""
+    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
+        return str(error.args[0][0][-1])
+    return str(error)
+
+
+def free_space(task_dir: Path) -> None:
+    """The disk is full: delete the task's run files, keeping its logs (the rest deleted first, so there
+    is room to copy them to the top of the task folder)."""
+    run_dir = task_dir / "run"
+    keep = set(artifact_sources(run_dir))
+    for path in sorted(run_dir.rglob("*"), reverse=True) if run_dir.is_dir() else []:
+        if path not in keep and (path.is_symlink() or not path.is_dir()):
+            with contextlib.suppress(OSError):
+                path.unlink()
+    try:
+        collect_artifacts(run_dir, task_dir)
+    except OSError:
+        pass  # still no room: the logs are lost, the space is freed all the same
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(task_dir / "work", ignore_errors=True)
 
 
 def sample_submission(bundle: Bundle, target: Path) -> Path:
@@ -68,16 +112,21 @@ def write_folder_zip(folder: Path, target: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix())
 
 
-def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
-    """Copy what users ask for to the top of the task folder: scores, detailed results, logs."""
+def artifact_sources(run_dir: Path) -> dict[Path, str]:
+    """What users ask for (scores, detailed results, logs): {where it is in the run folder: its name}."""
     wanted = {run_dir / "scoring" / "output" / "scores.json": "scores.json",
               run_dir / "scoring" / "output" / "detailed_results.html": "detailed_results.html"}
     for path in sorted((run_dir / "logs").glob("*")) if (run_dir / "logs").is_dir() else []:
         wanted[path] = f"logs/{path.name}"
     for name in ("stdout.txt", "stderr.txt"):
         wanted[run_dir / "prediction" / "output" / "logs" / name] = f"logs/submission_{name}"
+    return wanted
+
+
+def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
+    """Copy what users ask for to the top of the task folder."""
     copied = []
-    for source, name in wanted.items():
+    for source, name in artifact_sources(run_dir).items():
         if source.is_file():
             (task_dir / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, task_dir / name)
@@ -114,6 +163,8 @@ def run_job(task_dir: Path) -> dict:
         log(f"running the {solution if solution in ('reference', 'sample') else 'uploaded'} submission")
         run = run_submission(bundle_path, submission, workdir=task_dir / "run", time_limit=spec.get("time_limit"),
                              log=log)
+        if not run.ok and disk_full(task_dir):  # what went wrong is a symptom of the full disk, not the grade
+            raise OSError(errno.ENOSPC, f"No space left on device; the run ended with: {run.error}")
         result["artifacts"] = collect_artifacts(task_dir / "run", task_dir)
         result["thresholds"] = bundle.info.get("thresholds") or {}
         result["warnings"] = run.warnings
@@ -123,10 +174,14 @@ def run_job(task_dir: Path) -> dict:
                           placement=placement(run.scores[primary], bundle.info))
         else:
             result.update(status="completed", error=run.error)  # graded: the submission is invalid
-    except (DefinitionError, PrepareError, WorkerError, UnsafeArchiveError) as error:
-        result["error"] = str(error)
-    except Exception:  # noqa: BLE001 - our bug, but the run must still end with a message
-        result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
+    except Exception as error:  # noqa: BLE001 - the run must end with a message, whatever went wrong
+        if disk_full(task_dir, error):  # first: a full disk can surface as any of the errors below
+            result.update(status="failed", valid=False, scores=None, error=f"{DISK_FULL}; {FREED}: {why(error)}")
+            free_space(task_dir)
+        elif isinstance(error, (DefinitionError, PrepareError, WorkerError, UnsafeArchiveError)):
+            result["error"] = str(error)
+        else:  # our bug
+            result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
     finally:
         shutil.rmtree(task_dir / "work", ignore_errors=True)
     result["duration"] = round(time.monotonic() - started, 3)
@@ -140,9 +195,17 @@ def main(argv: list[str]) -> int:
     task_dir = Path(argv[0])
     result = run_job(task_dir)
     partial = task_dir / f".{RESULT}.partial"
-    partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    partial.replace(task_dir / RESULT)  # written whole or not at all
-    return 0
+    for attempt in range(2):
+        try:
+            partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+            partial.replace(task_dir / RESULT)  # written whole or not at all
+            return 0
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            if attempt or not disk_full(task_dir, error):
+                raise  # no result: the server reports this job's exit code and job.err
+            free_space(task_dir)  # the artifacts were collected already; then one more try
+    return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 At most `workers` tasks run at once across all runs; more wait in a FIFO queue. Cancelling a run
 skips its queued tasks and kills its running job processes (the whole tree, participant code included).
+A worker thread never dies of an error (a full disk, say): the task fails with the error's message, and a
+result the state database would not take is kept in memory and stored again every few seconds.
 """
 from __future__ import annotations
 
@@ -10,18 +12,26 @@ import os
 import queue
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
+import time
+import traceback
 from pathlib import Path
 
 from programlib.runner import run_process
 
-from .job import RESULT, SPEC
+from .job import DISK_FULL, FREED, RESULT, SPEC, disk_full, free_space, why
 from .store import Store
 
 CODE_ROOT = Path(__file__).resolve().parents[1]  # where bundlegen/, programlib/ and server/ live
 STOP = object()
 JOB_MARKER = "MLEB_SERVER_JOB_OF"
+RETRY_SECONDS = 2.0  # how often an idle worker tries again to store what the state database refused
+
+
+def warn(message: str) -> None:
+    print(f"scheduler: {message}", file=sys.stderr, flush=True)
 
 
 def kill_orphans(runs_dir: Path) -> list[int]:
@@ -48,6 +58,8 @@ class Scheduler:
         self.cancelled: dict[str, threading.Event] = {}
         self.running = 0
         self.shutting_down = False
+        self.unsaved: dict[tuple[str, str], tuple] = {}  # (run, task) → finish_task's arguments, to store again
+        self.unsettled: set[str] = set()  # runs whose end could not be stored
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._work, name=f"task-worker-{i}", daemon=True)
                          for i in range(workers)]
@@ -59,7 +71,10 @@ class Scheduler:
     def stop(self) -> None:
         """Kill what runs, mark unfinished runs interrupted (resumable), and end the threads."""
         self.shutting_down = True
-        self.store.mark_interrupted()
+        try:
+            self.store.mark_interrupted()
+        except (sqlite3.Error, OSError) as error:  # the next start marks them
+            warn(f"could not mark unfinished runs interrupted: {error}")
         for event in list(self.cancelled.values()):
             event.set()
         for _ in self._threads:
@@ -79,13 +94,18 @@ class Scheduler:
 
     def load(self) -> dict:
         with self._lock:
-            return {"workers": self.workers, "running": self.running, "queued": self.queue.qsize()}
+            return {"workers": self.workers, "running": self.running, "queued": self.queue.qsize(),
+                    "unsaved": len(self.unsaved) + len(self.unsettled)}
 
     # --- the worker threads ------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            item = self.queue.get()
+            self._store_unsaved()
+            try:
+                item = self.queue.get(timeout=RETRY_SECONDS)
+            except queue.Empty:
+                continue
             if item is STOP:
                 return
             run_id, task = item
@@ -95,10 +115,40 @@ class Scheduler:
                 self.running += 1
             try:
                 self._run_task(run_id, task)
+            except Exception as error:  # noqa: BLE001 - a full disk or our bug: the task fails, the thread lives on
+                words = DISK_FULL if disk_full(self.runs_dir, error) else "internal error"
+                warn(f"{run_id}/{task}: {traceback.format_exc()}")
+                self._finish(run_id, task, "failed", {"error": f"{words}: {why(error)}", "valid": False})
             finally:
                 with self._lock:
                     self.running -= 1
-                self._settle(run_id)
+
+    def _finish(self, run_id: str, task: str, status: str, result: dict) -> None:
+        """Store a task's end; when the disk is full, first free the task's run files and say why it failed."""
+        task_dir = self.runs_dir / run_id / "tasks" / task
+        if status == "failed" and disk_full(task_dir):
+            free_space(task_dir)
+            if DISK_FULL not in (result.get("error") or ""):
+                result["error"] = f"{DISK_FULL}; {FREED}: {result.get('error')}"
+        with self._lock:
+            self.unsaved[(run_id, task)] = (status, result, time.time())
+        self._store_unsaved()  # and the run ends when this was its last task
+
+    def _store_unsaved(self) -> None:
+        """Store the task ends and settle the runs that the state database refused before (a full disk)."""
+        with self._lock:
+            pending, runs = dict(self.unsaved), set(self.unsettled)
+        for (run_id, task), (status, result, finished) in pending.items():
+            try:
+                self.store.finish_task(run_id, task, status, result, finished=finished)
+            except (sqlite3.Error, OSError) as error:
+                warn(f"could not store the end of {run_id}/{task} (tried again in {RETRY_SECONDS:g} s): {error}")
+                continue
+            with self._lock:
+                self.unsaved.pop((run_id, task), None)
+            runs.add(run_id)
+        for run_id in runs:
+            self._settle(run_id)
 
     def _run_task(self, run_id: str, task: str) -> None:
         run = self.store.run(run_id)
@@ -128,32 +178,38 @@ class Scheduler:
                               time_limit=self.job_time_limit, stop=self.cancelled[run_id])
         result_path = task_dir / RESULT
         if process.stopped and self.shutting_down:
-            self.store.finish_task(run_id, task, "interrupted", {"error": "the server stopped", "valid": False})
+            self._finish(run_id, task, "interrupted", {"error": "the server stopped", "valid": False})
         elif process.stopped:
-            self.store.finish_task(run_id, task, "cancelled", {"error": "cancelled on request", "valid": False})
+            self._finish(run_id, task, "cancelled", {"error": "cancelled on request", "valid": False})
         elif process.timed_out:
-            self.store.finish_task(run_id, task, "failed", {"error": f"the task's job did not finish within "
-                                                                     f"{self.job_time_limit:g} s", "valid": False})
+            self._finish(run_id, task, "failed", {"error": f"the task's job did not finish within "
+                                                           f"{self.job_time_limit:g} s", "valid": False})
         elif result_path.is_file():
             result = json.loads(result_path.read_text())
-            self.store.finish_task(run_id, task, result["status"], result)
+            self._finish(run_id, task, result["status"], result)
         else:
             errors = task_dir / "job.err"
             tail = errors.read_text(errors="replace")[-2000:] if errors.is_file() else ""
-            self.store.finish_task(run_id, task, "failed", {
+            self._finish(run_id, task, "failed", {
                 "error": f"the task's job process ended with code {process.exit_code} and no result" +
                          (f":\n{tail}" if tail else ""), "valid": False})
 
     def _settle(self, run_id: str) -> None:
         """When no task of the run is left to do, the run ends: failed if any task could not be graded."""
-        run = self.store.run(run_id)
-        if run is None or run["status"] in ("cancelled", "interrupted"):
+        try:
+            run = self.store.run(run_id)
+            if run is None or run["status"] in ("cancelled", "interrupted"):
+                pass
+            elif not any(task["status"] in ("queued", "running") for task in run["tasks"]):
+                failed = [task["task"] for task in run["tasks"] if task["status"] == "failed"]
+                if failed:
+                    self.store.set_run(run_id, "failed", f"could not grade: {', '.join(failed)}")
+                else:
+                    self.store.set_run(run_id, "completed")
+        except (sqlite3.Error, OSError) as error:
+            warn(f"could not store the end of run {run_id} (tried again in {RETRY_SECONDS:g} s): {error}")
+            with self._lock:
+                self.unsettled.add(run_id)
             return
-        statuses = [task["status"] for task in run["tasks"]]
-        if any(status in ("queued", "running") for status in statuses):
-            return
-        failed = [task["task"] for task in run["tasks"] if task["status"] == "failed"]
-        if failed:
-            self.store.set_run(run_id, "failed", f"could not grade: {', '.join(failed)}")
-        else:
-            self.store.set_run(run_id, "completed")
+        with self._lock:
+            self.unsettled.discard(run_id)

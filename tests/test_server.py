@@ -38,11 +38,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, str(ROOT / "build_bundle.py"), "serve", "--port", str(self.port), "--runs-dir",
+                str(self.runs_dir), "--workers", str(self.workers)]
+
     def start(self) -> "Server":
         log = open(self.runs_dir.parent / f"server-{self.port}.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "build_bundle.py"), "serve", "--port", str(self.port), "--runs-dir",
-             str(self.runs_dir), "--workers", str(self.workers)], cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.runs_dir.parent / f"server-{self.port}.log").read_text()
