@@ -57,7 +57,12 @@ class Notebook:
 
 
 def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value or "")
+    """A notebook's multiline string: a string or a list of strings; anything else holds no text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(part for part in value if isinstance(part, str))
+    return ""
 
 
 def _image(data: dict) -> bytes | None:
@@ -74,8 +79,8 @@ def read_notebook(path: Path) -> Notebook:
     """Parse a notebook file; a file that is not a notebook is the participant's error."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"{path.name} is not a Jupyter notebook (JSON): {error}") from None
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON, UTF-8, or a 5000-digit number
+        raise SubmissionError(f"{path.name} is not a Jupyter notebook (JSON): {type(error).__name__}: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise SubmissionError(f"{path.name} is not a Jupyter notebook: no list of cells")
     cells = []
@@ -84,14 +89,16 @@ def read_notebook(path: Path) -> Notebook:
             raise SubmissionError(f"{path.name}: cell {number} is not an object")
         cell = Cell(kind=str(raw.get("cell_type", "")), source=_text(raw.get("source")))
         cell.executed = raw.get("execution_count") is not None
-        for output in raw.get("outputs") or []:
+        outputs = raw.get("outputs")
+        for output in outputs if isinstance(outputs, list) else []:
             if not isinstance(output, dict):
                 continue
             kind = output.get("output_type")
             if kind == "stream":
                 cell.text_outputs.append(_text(output.get("text")))
             elif kind in ("execute_result", "display_data"):
-                data = output.get("data") or {}
+                data = output.get("data")
+                data = data if isinstance(data, dict) else {}
                 image = _image(data)
                 if image is not None:
                     cell.images.append(image)

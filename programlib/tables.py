@@ -36,12 +36,12 @@ def read_csv_table(path: Path, columns: Sequence[str], *, name: str | None = Non
     if not path.is_file():
         raise SubmissionError(f"{name}: file not found (expected it at {name})")
     raw = path.read_bytes()
-    if not raw.strip():
-        raise SubmissionError(f"{name}: the file is empty")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise SubmissionError(f"{name}: not UTF-8 text ({error})") from None
+    if not text.strip():  # after the decoding: a file of only a byte order mark is empty too
+        raise SubmissionError(f"{name}: the file is empty")
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

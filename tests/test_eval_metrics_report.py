@@ -161,6 +161,11 @@ def test_images(checks, tmp_path):
     assert "not a PNG" in checks.image_problem(tmp_path / "text.png")
     assert "does not decode" in checks.image_problem(tmp_path / "cut.png")
     assert checks.image_problem(tmp_path / "absent.png") == "missing"
+    # a decompression bomb: the header claims 60000×60000 pixels; refused before anything is decoded
+    header = (tmp_path / "plot.png").read_bytes()
+    bomb = header[:16] + (60000).to_bytes(4, "big") * 2 + header[24:]
+    (tmp_path / "bomb.png").write_bytes(bomb)
+    assert checks.image_problem(tmp_path / "bomb.png") == "60000×60000 pixels: a plot is 100 to 4000 pixels on each side"
 
 
 @pytest.mark.parametrize("markdown,expected", [

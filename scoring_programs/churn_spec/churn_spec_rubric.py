@@ -105,7 +105,10 @@ def constraints_item(block: dict, facts: dict) -> tuple[float, dict]:
 
 
 def number_pattern(value: float) -> str:
-    text = f"{value:g}"
+    try:
+        text = f"{value:g}"
+    except OverflowError:  # an integer beyond any float: written out whole
+        text = str(value)
     return rf"(?<![\d.]){re.escape(text)}(?:\.0+)?"
 
 

@@ -100,6 +100,8 @@ def parse_spec(text: str) -> Spec:
         where = f"{NAME}, line {mark.line + 2}" if mark is not None else NAME
         problem = getattr(error, "problem", None) or str(error)
         raise SubmissionError(f"{where}: the front matter is not valid YAML: {problem}") from None
+    except (ValueError, RecursionError) as error:  # an integer of 5000 digits; lists nested 100000 deep
+        raise SubmissionError(f"{NAME}: the front matter cannot be read: {type(error).__name__}: {error}") from None
     if block is None:
         block = {}
     if not isinstance(block, dict):

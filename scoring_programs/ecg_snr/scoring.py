@@ -27,6 +27,7 @@ LEAD_GROUPS = {"limb": ("I", "II", "III"), "augmented": ("aVR", "aVL", "aVF"), "
                "v4_v6": ("V4", "V5", "V6")}
 IMAGE_TYPES = ("0001", "0003", "0004", "0005", "0006", "0009", "0010", "0011", "0012")
 MAX_EXAMPLES = 5
+MAX_ABS_MV = 1e6  # no ECG comes near a kilovolt; squared sums of larger values overflow to inf and NaN
 
 
 def arrow_strings(values) -> pa.Array:
@@ -76,6 +77,11 @@ def read_submission(path: Path, expected_ids: pd.Series) -> np.ndarray:
         shown = repr(raw) if isinstance(raw, str) else str(raw)
         raise SubmissionError(f"{SUBMISSION}, row {row + 1}, column 'value': {shown} is not a finite number "
                               f"({int(bad.sum())} such value(s); NaN and infinity are not allowed)")
+    huge = np.abs(values) > MAX_ABS_MV
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise SubmissionError(f"{SUBMISSION}, row {row + 1}, column 'value': {values[row]!r} mV is beyond "
+                              f"±{MAX_ABS_MV:g} mV ({int(huge.sum())} such value(s)); values are in millivolts")
     aligned = np.empty(len(expected))
     aligned[position] = values
     return aligned

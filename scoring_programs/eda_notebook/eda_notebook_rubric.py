@@ -33,11 +33,13 @@ def printed_numbers(text: str) -> list[tuple[float, float, int]]:
         mantissa, _, exponent = token.lower().partition("e")
         decimals = len(mantissa.partition(".")[2])
         digits = len(mantissa.replace(".", "").lstrip("0")) or 1
-        try:
+        try:  # '1e400' is no finite number; an exponent of 5000 digits is no int Python converts
             value = float(match.group(0))
-        except ValueError:
+            half_unit = 0.5 * 10.0 ** (int(exponent or 0) - decimals)
+        except (ValueError, OverflowError):
             continue
-        found.append((value, 0.5 * 10 ** (int(exponent or 0) - decimals), digits))
+        if math.isfinite(value):
+            found.append((value, half_unit, digits))
     return found
 
 

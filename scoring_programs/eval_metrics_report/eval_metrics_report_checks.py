@@ -29,9 +29,19 @@ METRIC_FIELDS = ("accuracy", "roc_auc", "confusion_matrix", "threshold")
 
 # --- metrics.json ----------------------------------------------------------------------------------
 
+def is_finite_number(value) -> bool:
+    """An int or float (not a bool) that is finite as a float: JSON's 400-digit integers are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _number(document: dict, field: str, low: float, high: float, *, open_interval: bool = False) -> float:
     value = document.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise SubmissionError(f"metrics.json, field '{field}': {value!r} is not a number")
     inside = low < value < high if open_interval else low <= value <= high
     if not inside:
@@ -57,7 +67,7 @@ def parse_metrics(document) -> dict:
                               "[[tn, fp], [fn, tp]]")
     for row in matrix:
         for count in row:
-            if isinstance(count, bool) or not isinstance(count, (int, float)) or count < 0 or count != int(count):
+            if not is_finite_number(count) or count < 0 or count != int(count):
                 raise SubmissionError(f"metrics.json, field 'confusion_matrix': {count!r} is not a count "
                                       "(a non-negative integer)")
     return {"accuracy": _number(document, "accuracy", 0.0, 1.0),
@@ -101,6 +111,12 @@ def image_problem(path: Path) -> str | None:
     data = path.read_bytes()
     if not data.startswith(PNG_SIGNATURE):
         return "not a PNG file (no PNG signature)"
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return "not a PNG file (no IHDR header)"
+    # The size from the header, before decoding: a tiny file can hold a huge image (a decompression bomb).
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        return f"{width}×{height} pixels: a plot is {MIN_SIDE} to {MAX_SIDE} pixels on each side"
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.image
@@ -131,11 +147,13 @@ def linked_files(markdown: str, report_dir: Path) -> set[Path]:
     """The local files the report links to (relative links only), resolved from the report's folder."""
     found = set()
     for target in MARKDOWN_LINK.findall(markdown) + HTML_IMAGE.findall(markdown):
-        parsed = urlparse(target)
-        if parsed.scheme or parsed.netloc or target.startswith("/"):
-            continue  # a URL or an absolute path does not travel with the report
-        relative = PurePosixPath(unquote(parsed.path))
-        found.add((report_dir / relative).resolve())
+        try:
+            parsed = urlparse(target)
+            if parsed.scheme or parsed.netloc or target.startswith("/"):
+                continue  # a URL or an absolute path does not travel with the report
+            found.add((report_dir / PurePosixPath(unquote(parsed.path))).resolve())
+        except (ValueError, OSError):  # '//[x' (a broken IPv6 host), '%00' (a null byte): links to nothing
+            continue
     return found
 
 

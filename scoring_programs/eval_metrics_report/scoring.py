@@ -51,8 +51,8 @@ def read_metrics(output_dir: Path) -> dict | None:
         return None
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"metrics.json is not valid JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, a 5000-digit number, 100000 nested lists
+        raise SubmissionError(f"metrics.json is not valid JSON: {type(error).__name__}: {error}") from None
     return parse_metrics(document)
 
 

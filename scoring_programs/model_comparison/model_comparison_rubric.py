@@ -18,6 +18,16 @@ SHIP = re.compile(r"(?i)\bship\w*\W+(?:the\s+)?model[\s_-]?([ab])\b")
 
 # --- comparison.json -------------------------------------------------------------------------------
 
+def is_finite_number(value) -> bool:
+    """An int or float (not a bool) that is finite as a float: JSON's 400-digit integers are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _field(document: dict, key: str, where: str):
     if not isinstance(document, dict):
         place = f"field '{where}'" if where else "the top level"
@@ -35,7 +45,7 @@ def parse_comparison(document) -> dict:
         metrics[model] = {}
         for metric in METRICS:
             value = _field(values, metric, f"metrics.{model}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not is_finite_number(value):
                 raise SubmissionError(f"comparison.json, field 'metrics.{model}.{metric}': {value!r} is not a number")
             metrics[model][metric] = float(value)
     count = _field(_field(document, "disagreements", ""), "count", "disagreements")

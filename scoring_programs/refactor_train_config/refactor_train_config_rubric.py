@@ -80,12 +80,20 @@ def numeric_literals(source: str) -> list[tuple[float, int]]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            found.append((float(node.value), node.lineno))
+            try:
+                found.append((float(node.value), node.lineno))
+            except OverflowError:  # an integer beyond any float is no hyper-parameter's value
+                pass
     return found
 
 
-def find_key(document, key: str):
-    """The value of `key` at any depth of a YAML document (first found, depth first); None if absent."""
+def find_key(document, key: str, _seen: set[int] | None = None):
+    """The value of `key` at any depth of a YAML document (first found, depth first); None if absent.
+
+    YAML aliases can make a document hold itself (`a: &x [*x]`): each list or mapping is visited once."""
+    seen = set() if _seen is None else _seen
+    if id(document) in seen:
+        return None
     if isinstance(document, dict):
         if key in document:
             return document[key]
@@ -94,15 +102,21 @@ def find_key(document, key: str):
         children = document
     else:
         return None
+    seen.add(id(document))
     for child in children:
-        value = find_key(child, key)
+        value = find_key(child, key, seen)
         if value is not None:
             return value
     return None
 
 
 def same_number(value, planted: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isclose(value, planted, rel_tol=1e-12)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isclose(value, planted, rel_tol=1e-12)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def no_hard_coded_item(sources: dict[str, str], config, planted: dict) -> tuple[float, list[list[str]]]:

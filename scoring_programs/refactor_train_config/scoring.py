@@ -63,7 +63,7 @@ def loadable_checkpoints(folder: Path | None, epochs: int) -> int:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = [archive[key] for key in archive.files]
             count += bool(arrays) and all(np.issubdtype(a.dtype, np.number) and np.isfinite(a).all() for a in arrays)
-        except (OSError, ValueError, EOFError, KeyError):
+        except Exception:  # a broken file raises whatever numpy or zipfile raise (BadZipFile, zlib.error, ...)
             pass
     return count
 
@@ -78,14 +78,16 @@ def read_submission(folder: Path) -> tuple[dict[str, str], object, str]:
             ast.parse(text, filename=name)
         except SyntaxError as error:
             raise SubmissionError(f"{name}, line {error.lineno}: not valid Python ({error.msg})") from None
+        except (ValueError, MemoryError, RecursionError) as error:  # the parser's stack: '-' * 100000 + '1'
+            raise SubmissionError(f"{name}: not valid Python: nested too deeply ({type(error).__name__})") from None
         sources[name] = text
     config_path = folder / CONFIG
     if not config_path.is_file():
         return sources, None, f"no {CONFIG} in the submission"
     try:
         return sources, yaml.safe_load(config_path.read_text(encoding="utf-8")), f"{CONFIG} read"
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        return sources, None, f"{CONFIG} is not valid YAML: {error}"
+    except (yaml.YAMLError, ValueError, RecursionError) as error:  # ValueError: not UTF-8, a 5000-digit integer
+        return sources, None, f"{CONFIG} is not valid YAML: {type(error).__name__}: {error}"
 
 
 def score(reference_dir: Path, result_dir: Path) -> Scored:
