@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import io
+import json
 import os
 import secrets
 import shutil
@@ -313,8 +314,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/runs/{run_id}/metrics")
     def metrics(run_id: str):
         """A zip of summary.json and, per task, scores.json and detailed_results.html."""
-        import json
-
         run = get_run(run_id)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
