@@ -5,14 +5,26 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: setup bundles test bench reliability clean
+.PHONY: setup sandbox-tools bundles test bench reliability clean
+
+# Participant code runs under bubblewrap (Debian package `bubblewrap`); libseccomp for its system-call filter.
+sandbox-tools:
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing bubblewrap (apt-get)"; \
+		apt-get -o DPkg::Lock::Timeout=900 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq bubblewrap libseccomp2 >/dev/null; \
+	else \
+		echo "bubblewrap is missing: install it as root (apt-get install bubblewrap) - participant code is never run unconfined" >&2; \
+		exit 1; \
+	fi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,kit]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: sandbox-tools $(STAMP)
 
 # Build every task at its default scale, validate each bundle, run each solution through the local worker.
 bundles: setup

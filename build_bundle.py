@@ -36,6 +36,11 @@ def load_tasks():
         fail("invalid task definition(s):\n" + "\n".join(f"  {p}" for p in error.problems))
 
 
+NO_SANDBOX = click.option("--no-sandbox", is_flag=True, help="Run participant code WITHOUT isolation (bubblewrap, "
+                          "cgroups); only where the sandbox cannot run and you trust the code. Said in the output "
+                          "and in ingestion_result.json.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Codabench bundles for ML-engineering tasks: build, validate, run locally."""
@@ -85,8 +90,12 @@ def print_problems(report) -> None:
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-solution-run", is_flag=True, help="Skip running the bundled solutions (faster, fewer checks).")
 @click.option("--keep-runs", is_flag=True, help="Keep the solution runs' folders (failed runs are always kept).")
-def validate(bundles, no_solution_run, keep_runs) -> None:
-    """Check bundle zips as Codabench would, and more; print every problem and exit 1 if any."""
+@NO_SANDBOX
+def validate(bundles, no_solution_run, keep_runs, no_sandbox) -> None:
+    """Check bundle zips as Codabench would, and more; print every problem and exit 1 if any.
+
+    The bundled solutions run through the local worker, the bundle's own ingestion and scoring programs included:
+    that is someone else's code, so each job runs in a bubblewrap sandbox that sees only its own folder."""
     bad = 0
     for bundle in bundles:
         if not bundle.is_file():
@@ -94,7 +103,7 @@ def validate(bundles, no_solution_run, keep_runs) -> None:
             bad += 1
             continue
         report = validate_bundle(bundle, run_solutions=not no_solution_run, log=lambda m: click.echo(f"  {m}"),
-                                 keep_runs=keep_runs)
+                                 keep_runs=keep_runs, sandbox=not no_sandbox)
         if report.ok:
             click.secho(f"{bundle}: valid", fg="green")
             for _, result in report.solution_runs:
@@ -139,11 +148,16 @@ def print_run(result: RunResult) -> None:
 @click.option("--time-limit", type=float, help="Override the phase's execution time limit (seconds per job).")
 @click.option("--datasets", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The dataset zips of a bundle built with --data-keys.")
-def run(bundle, submission, phase_index, workdir, time_limit, datasets) -> None:
-    """Run a submission through the bundle as Codabench's compute worker would, without docker."""
+@NO_SANDBOX
+def run(bundle, submission, phase_index, workdir, time_limit, datasets, no_sandbox) -> None:
+    """Run a submission through the bundle as Codabench's compute worker would, without docker.
+
+    The submission's code runs in a bubblewrap sandbox with kernel limits (refused where that cannot be done,
+    unless --no-sandbox); the bundle's own programs run as you (use `validate` for a bundle you did not build)."""
     try:
         result = run_submission(bundle, submission, phase_index=phase_index, workdir=workdir,
-                                time_limit=time_limit, datasets=datasets, log=lambda m: click.echo(m))
+                                time_limit=time_limit, datasets=datasets, log=lambda m: click.echo(m),
+                                sandbox=not no_sandbox)
     except WorkerError as error:
         fail(str(error))
     print_run(result)
@@ -153,13 +167,14 @@ def run(bundle, submission, phase_index, workdir, time_limit, datasets) -> None:
 @cli.command("bundles")
 @click.option("--scale", type=click.Choice(SCALES), help="Data scale (default: each task's, usually small).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"), show_default=True)
-def all_bundles(scale, out) -> None:
+@NO_SANDBOX
+def all_bundles(scale, out, no_sandbox) -> None:
     """Build every task, validate each bundle, run each solution through the local worker; print a table."""
     rows, failed = [], 0
     for task_id, task in load_tasks().items():
         started = time.monotonic()
         path = build_bundle(task, out, scale_name=scale)
-        report = validate_bundle(path, log=lambda m: click.echo(f"  {m}"))
+        report = validate_bundle(path, log=lambda m: click.echo(f"  {m}"), sandbox=not no_sandbox)
         print_problems(report)
         scores = report.solution_runs[0][1].scores if report.solution_runs and report.solution_runs[0][1].ok else None
         primary = task.model.leaderboard.primary
@@ -184,13 +199,23 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Runs, their artifacts, the data cache and the server's state (SQLite).")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once across all runs [default: cores].")
-def serve(host, port, runs_dir, workers) -> None:
+@NO_SANDBOX
+def serve(host, port, runs_dir, workers, no_sandbox) -> None:
     """Start the benchmark server (FastAPI): POST /runs runs prepare → submission → grading for a set of tasks."""
     import os
 
     import uvicorn
 
+    from programlib.sandbox import probe
     from server.app import Settings, create_app
+    from server.job import NO_SANDBOX_VARIABLE
+
+    if no_sandbox:
+        click.secho("WARNING: --no-sandbox: submissions run WITHOUT isolation, with access to this machine",
+                    fg="yellow", err=True)
+        os.environ[NO_SANDBOX_VARIABLE] = "1"  # inherited by the job processes
+    elif probe():
+        fail(probe())
 
     settings = Settings.from_env()
     settings.runs_dir = runs_dir

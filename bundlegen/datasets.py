@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
+from programlib.safe_yaml import YamlError, load_yaml_file
 
 from .zipper import DeterministicZip
 
@@ -30,9 +30,9 @@ def is_dataset_key(value) -> bool:
 
 def read_keys(path: Path, fields: list[str]) -> dict[str, str]:
     try:
-        keys = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise DataKeysError(f"{path}: not valid YAML ({error})") from None
+        keys = load_yaml_file(path) or {}
+    except YamlError as error:
+        raise DataKeysError(str(error)) from None
     problems = []
     for field in fields:
         value = keys.get(field) if isinstance(keys, dict) else None

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from programlib.safe_yaml import YamlError, load_yaml_file
 
 from .project import DEFINITION_FILE, Project
 
@@ -88,13 +89,14 @@ class ExtraRun(Strict):
 
 class SubmissionLimits(Strict):
     """What a code submission's processes may use where the local worker runs them (Docker's job on Codabench)."""
-    memory_mb: float | None = Field(default=16384, gt=0)  # resident memory of the whole process tree
+    memory_mb: float | None = Field(default=16384, gt=0)  # memory of the whole process tree, its /tmp included
     cpu_seconds: float | None = Field(default=None, gt=0)  # CPU time of each process
-    max_processes: int | None = Field(default=256, gt=0)  # alive at once
+    max_processes: int | None = Field(default=1024, gt=0)  # processes and threads alive at once (cgroup pids.max)
     max_output_mb: float | None = Field(default=64, gt=0)  # printed to stdout and stderr together
     max_file_mb: float | None = Field(default=8192, gt=0)  # any one file written
-    network: bool = False  # False: no network (a private namespace with loopback only), where the OS allows it
-    private_files: bool = True  # a private root: the system, Python, its inputs and outputs; no other file
+    max_disk_mb: float | None = Field(default=16384, gt=0)  # its working and predictions folders, in all
+    network: bool = False  # False: no network (a private namespace with loopback only)
+    private_files: Literal[True] = True  # always: a private root with the system, Python, its inputs and outputs
 
 
 class Submission(Strict):
@@ -164,7 +166,10 @@ def scale_parameters(scale: str, task_folder: Path) -> dict:
     """The parameters of `scale`: carried by a Scale, or read from the task's bundle.yaml for a plain name."""
     if isinstance(scale, Scale):
         return scale.params
-    scales = (yaml.safe_load((task_folder / DEFINITION_FILE).read_text()) or {}).get("scales") or {}
+    document = load_yaml_file(task_folder / DEFINITION_FILE)  # a YamlError (a ValueError) names the file
+    scales = (document.get("scales") if isinstance(document, dict) else None) or {}
+    if not isinstance(scales, dict):
+        raise ValueError(f"{task_folder / DEFINITION_FILE}: scales must be a mapping of scale names to parameters")
     if scale not in scales:
         raise ValueError(f"unknown scale {scale!r} (defined: {', '.join(scales)})")
     return dict(scales[scale])
@@ -223,11 +228,11 @@ def load_task(folder: Path, project: Project | None = None) -> TaskDefinition:
     path = folder / DEFINITION_FILE
     name = project.relative(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_file(path, label=name)
     except FileNotFoundError:
         raise DefinitionError([f"{name}: file not found"]) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise DefinitionError([f"{name}: not valid YAML: {error}"]) from None
+    except YamlError as error:
+        raise DefinitionError([str(error)]) from None
     if not isinstance(data, dict):
         raise DefinitionError([f"{name}: the top level must be a mapping of fields"])
     try:
@@ -240,7 +245,10 @@ def load_task(folder: Path, project: Project | None = None) -> TaskDefinition:
             problems.append(f"{name}: {location(item['loc'])}: {message}")
         raise DefinitionError(problems) from None
     task = TaskDefinition(model, folder, project)
-    problems = [f"{name}: {where}: {message}" for where, message in _cross_checks(task)]
+    try:
+        problems = [f"{name}: {where}: {message}" for where, message in _cross_checks(task)]
+    except YamlError as error:  # a file the checks read: docker/<image>/image.yaml
+        problems = [str(error)]
     if problems:
         raise DefinitionError(problems)
     return task

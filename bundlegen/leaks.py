@@ -97,8 +97,12 @@ def find_leaks(archive: zipfile.ZipFile, competition: dict, public_reference: li
     `public_reference` names reference files that are not answers (bundle.json says which), such as a label list
     the scorer needs and participants get too.
     """
-    references = {t.get("reference_data") for t in competition.get("tasks") or [] if isinstance(t, dict)}
-    solutions = {s.get("path") for s in competition.get("solutions") or [] if isinstance(s, dict)}
+    def paths(key: str, field: str) -> set:  # fields of the wrong type are the validator's to report
+        entries = competition.get(key)
+        entries = entries if isinstance(entries, list) else []
+        return {e[field] for e in entries if isinstance(e, dict) and isinstance(e.get(field), str)}
+
+    references, solutions = paths("tasks", "reference_data"), paths("solutions", "path")
     references.discard(None)
     solutions.discard(None)
 

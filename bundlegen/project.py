@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from programlib.safe_yaml import YamlError, load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION_FILE = "bundle.yaml"
@@ -46,7 +46,10 @@ class Project:
         """Docker images the project ships: docker/<name>/image.yaml (tag, python, module overrides)."""
         images = {}
         for path in sorted((self.root / "docker").glob("*/image.yaml")):
-            info = yaml.safe_load(path.read_text()) or {}
+            label = self.relative(path)
+            info = load_yaml_file(path, label=label) or {}  # a YamlError (a ValueError) names the file
+            if not isinstance(info, dict):
+                raise YamlError(label, f"the top level must be a mapping (tag, python, ...), not {type(info).__name__}")
             info["dir"] = path.parent
             images[path.parent.name] = info
         return images

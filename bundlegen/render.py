@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import jinja2
-import yaml
+
+from programlib.safe_yaml import load_yaml
 
 CODABENCH_DATE = "%Y-%m-%d %H:%M:%S"
 
@@ -31,7 +32,7 @@ def environment(templates_dir: Path | None = None) -> jinja2.Environment:
 
 def render_competition_yaml(templates_dir: Path, **context) -> str:
     text = environment(templates_dir).get_template("competition.yaml.j2").render(**context)
-    parsed = yaml.safe_load(text)
+    parsed = load_yaml(text, "competition.yaml (rendered from competition.yaml.j2)")  # YamlError: a ValueError
     assert isinstance(parsed, dict) and parsed.get("version") == 2, "the template must render a v2 competition.yaml"
     return text
 

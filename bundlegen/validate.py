@@ -14,12 +14,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from programlib.safe_yaml import YamlError, load_yaml_member
 
 from .build import MAX_BUNDLE_BYTES
 from .datasets import is_dataset_key
 from .leaks import find_leaks
-from .worker import RunResult, run_submission
+from .worker import RunResult, WorkerError, run_submission
 
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF"}
 SUBMISSION_RULES = {"Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple",
@@ -50,6 +50,15 @@ class ValidationReport:
         return not self.problems
 
 
+def hashable(value) -> bool:
+    """Whether a YAML value can be looked up in a set (a list or a mapping where an index belongs cannot)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def image_type(data: bytes) -> str | None:
     for signature, name in IMAGE_SIGNATURES.items():
         if data.startswith(signature):
@@ -60,9 +69,10 @@ def image_type(data: bytes) -> str | None:
 
 
 class BundleChecker:
-    def __init__(self, path: Path, keep_runs: bool = False):
+    def __init__(self, path: Path, keep_runs: bool = False, sandbox: bool = True):
         self.path = path
         self.keep_runs = keep_runs
+        self.sandbox = sandbox
         self.report = ValidationReport(path)
         self.archive: zipfile.ZipFile | None = None
         self.names: set[str] = set()
@@ -126,10 +136,14 @@ class BundleChecker:
             self.problem(where, f"{value!r} has no metadata.yaml at its root{hint}; Codabench would run nothing")
             return
         try:
-            command = (yaml.safe_load(inner.read(metadata)) or {}).get("command")
-        except (yaml.YAMLError, AttributeError):
+            document = load_yaml_member(inner, metadata, label=f"{value}:{metadata}")
+        except YamlError as error:
+            self.problem(where, str(error))
+            return
+        if not isinstance(document or {}, dict):
             self.problem(where, f"{value}:{metadata} is not a YAML mapping")
             return
+        command = (document or {}).get("command")
         if not command or not isinstance(command, str):
             self.problem(where, f"{value}:{metadata} has no command")
             return
@@ -164,9 +178,9 @@ class BundleChecker:
             self.problem(self.path.name, f"no competition.yaml at the root of the zip{hint}")
             return self.report
         try:
-            competition = yaml.safe_load(self.read("competition.yaml"))
-        except yaml.YAMLError as error:
-            self.problem("competition.yaml", f"not valid YAML: {error}")
+            competition = load_yaml_member(self.archive, "competition.yaml")
+        except YamlError as error:
+            self.problem("competition.yaml", error.reason)
             return self.report
         if not isinstance(competition, dict):
             self.problem("competition.yaml", "the top level must be a mapping")
@@ -236,9 +250,12 @@ class BundleChecker:
             index = task.get("index")
             if index is None:
                 self.problem(f"{where}.index", "required")
+            elif not hashable(index):
+                self.problem(f"{where}.index", f"must be a whole number, not a {type(index).__name__}")
             elif index in indexes:
                 self.problem(f"{where}.index", f"{index!r} is used by another task")
-            indexes.add(index)
+            if hashable(index):
+                indexes.add(index)
             if not task.get("name"):
                 self.problem(f"{where}.name", "required")
             if "scoring_program" not in task:
@@ -252,13 +269,19 @@ class BundleChecker:
         return indexes
 
     def check_solutions(self, c: dict, task_indexes: set) -> None:
+        if not isinstance(c.get("solutions") or [], list):
+            self.problem("solutions", "must be a list of {tasks, path}")
+            return
         for i, solution in enumerate(c.get("solutions") or []):
             where = f"solutions[{i}]"
             if not isinstance(solution, dict):
                 self.problem(where, "must be a mapping")
                 continue
+            if not isinstance(solution.get("tasks") or [], list):
+                self.problem(f"{where}.tasks", "must be a list of task indexes")
+                continue
             for j, index in enumerate(solution.get("tasks") or []):
-                if index not in task_indexes:
+                if not hashable(index) or index not in task_indexes:
                     self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks")
             if not solution.get("tasks"):
                 self.problem(f"{where}.tasks", "required: the task indexes it solves")
@@ -289,7 +312,7 @@ class BundleChecker:
                 self.problem(f"{where}.tasks", "required: a list of task indexes")
             else:
                 for j, index in enumerate(tasks):
-                    if index not in task_indexes:
+                    if not hashable(index) or index not in task_indexes:
                         self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks "
                                                              f"(indexes: {sorted(task_indexes, key=str)})")
             for key in ("execution_time_limit", "max_submissions", "max_submissions_per_day"):
@@ -340,7 +363,7 @@ class BundleChecker:
             elif len(str(board[key])) > limit:
                 self.problem(f"leaderboards[0].{key}", f"at most {limit} characters")
         rule = board.get("submission_rule", "Add")
-        if rule not in SUBMISSION_RULES:
+        if not hashable(rule) or rule not in SUBMISSION_RULES:
             self.problem("leaderboards[0].submission_rule", f"{rule!r} is not one of {', '.join(sorted(SUBMISSION_RULES))}")
         columns = board.get("columns")
         if not isinstance(columns, list) or not columns:
@@ -376,16 +399,18 @@ class BundleChecker:
                 refs = column.get("computation_indexes")
                 if not isinstance(refs, list) or not refs:
                     self.problem(f"{where}.computation_indexes", "required with computation: other columns' indexes")
-        all_indexes = {column.get("index") for column in columns if isinstance(column, dict)}
+        all_indexes = {column.get("index") for column in columns
+                       if isinstance(column, dict) and hashable(column.get("index"))}
         for i, column in enumerate(columns):
             if isinstance(column, dict) and isinstance(column.get("computation_indexes"), list):
                 for j, ref in enumerate(column["computation_indexes"]):
-                    if ref == column.get("index") or ref not in all_indexes:
+                    if ref == column.get("index") or not hashable(ref) or ref not in all_indexes:
                         self.problem(f"leaderboards[0].columns[{i}].computation_indexes[{j}]",
                                      f"{ref!r} is not another column's index")
         primary = board.get("primary_index", 0)
-        visible = {column.get("index") for column in columns if isinstance(column, dict) and not column.get("hidden")}
-        if primary not in visible:
+        visible = {column.get("index") for column in columns
+                   if isinstance(column, dict) and not column.get("hidden") and hashable(column.get("index"))}
+        if not hashable(primary) or primary not in visible:
             self.problem("leaderboards[0].primary_index", f"{primary!r} is not the index of a visible column "
                                                            f"(the leaderboard page would crash)")
         return [column for column in columns if isinstance(column, dict)]
@@ -403,7 +428,13 @@ class BundleChecker:
             with tempfile.TemporaryDirectory(prefix="solution-") as folder:
                 submission = Path(folder) / "solution.zip"
                 submission.write_bytes(self.read(solution["path"]))
-                result = run_submission(self.path, submission, phase_index=phase_index, log=log)
+                # Someone else's bundle: its own programs run sandboxed too, not only its solution.
+                try:
+                    result = run_submission(self.path, submission, phase_index=phase_index, log=log,
+                                            sandbox=self.sandbox, confine_programs=True)
+                except WorkerError as error:  # e.g. no sandbox here: said, never run unconfined
+                    self.problem(f"solutions[{i}]", f"the bundled solution could not be run: {error}")
+                    continue
             page = result.detailed_results.read_text(errors="replace") if result.detailed_results else None
             if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
                 shutil.rmtree(result.root, ignore_errors=True)
@@ -437,5 +468,6 @@ def external_references(html: str) -> list[str]:
                    if not match.group(2).lower().startswith(("data:", "#"))})
 
 
-def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False) -> ValidationReport:
-    return BundleChecker(path, keep_runs).run(run_solutions, log)
+def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False,
+                    sandbox: bool = True) -> ValidationReport:
+    return BundleChecker(path, keep_runs, sandbox).run(run_solutions, log)

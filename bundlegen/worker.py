@@ -20,14 +20,17 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from programlib.archive import UnsafeArchiveError, check_member, safe_extract
-from programlib.runner import ProcessResult, run_process, tail
+from programlib.errors import SubmissionError
+from programlib.runner import ProcessResult, allowed_environment, run_process, tail
+from programlib.safe_yaml import YamlError, load_yaml_file, load_yaml_member
+from programlib.sandbox import Confinement, probe as sandbox_probe
+from programlib.transfer import copy_out
 
 from .build import BUNDLE_INFO
 from .datasets import is_dataset_key
 
+SANDBOX_VARIABLE = "MLEB_SANDBOX"  # tells the ingestion program: require a sandbox, or run without (off)
 RESERVED_OUTPUT = "metadata"  # Codabench's worker writes output/metadata itself
 APP_PATH = re.compile(r"(?<![\w./-])/app(?=/|$)")
 
@@ -78,9 +81,15 @@ class Bundle:
         except (zipfile.BadZipFile, OSError) as error:
             raise WorkerError(f"{path}: not a valid zip file ({error})") from None
         try:
-            self.competition = yaml.safe_load(self.archive.read("competition.yaml"))
+            self.competition = load_yaml_member(self.archive, "competition.yaml",
+                                                label=f"{path.name}: competition.yaml")
         except KeyError:
             raise WorkerError(f"{path}: no competition.yaml at the root of the bundle") from None
+        except YamlError as error:
+            raise WorkerError(str(error)) from None
+        if not isinstance(self.competition, dict):
+            raise WorkerError(f"{path.name}: competition.yaml: the top level must be a mapping, "
+                              f"not {type(self.competition).__name__}")
         try:
             self.info = json.loads(self.archive.read(BUNDLE_INFO))
         except KeyError:
@@ -110,24 +119,55 @@ class Bundle:
             destination.write_bytes(self.archive.read(name))
 
     def phase_and_task(self, phase_index: int) -> tuple[dict, dict]:
+        where = f"{self.path.name}: competition.yaml"
         phases = self.competition.get("phases") or []
+        if not isinstance(phases, list):
+            raise WorkerError(f"{where}: phases must be a list of mappings, not {type(phases).__name__}")
+        for i, phase in enumerate(phases):
+            if not isinstance(phase, dict):
+                raise WorkerError(f"{where}: phases[{i}] must be a mapping, not {type(phase).__name__}")
         if not 0 <= phase_index < len(phases):
             raise WorkerError(f"{self.path.name}: no phase {phase_index} (the bundle has {len(phases)}: "
                               + ", ".join(f"{i} = {p.get('name')!r}" for i, p in enumerate(phases)) + ")")
         phase = phases[phase_index]
         task_indexes = phase.get("tasks") or []
+        if not isinstance(task_indexes, list):
+            raise WorkerError(f"{where}: phases[{phase_index}].tasks must be a list of task indexes")
         if len(task_indexes) != 1:
             raise WorkerError(f"phase {phase_index} has {len(task_indexes)} tasks; the local worker runs one task per phase")
-        tasks = {task.get("index"): task for task in self.competition.get("tasks") or []}
-        if task_indexes[0] not in tasks:
-            raise WorkerError(f"phases[{phase_index}].tasks[0]: task {task_indexes[0]!r} is not defined in tasks")
-        return phase, tasks[task_indexes[0]]
+        limit = phase.get("execution_time_limit")
+        number = isinstance(limit, (int, float)) and not isinstance(limit, bool)
+        if limit is not None and not (number and 0 <= limit < math.inf):
+            raise WorkerError(f"{where}: phases[{phase_index}].execution_time_limit must be a number of seconds "
+                              f"(0: the default), got {limit!r:.80}")
+        tasks = self.competition.get("tasks") or []
+        if not isinstance(tasks, list):
+            raise WorkerError(f"{where}: tasks must be a list of mappings, not {type(tasks).__name__}")
+        by_index = {}
+        for i, task in enumerate(tasks):
+            if not isinstance(task, dict):
+                raise WorkerError(f"{where}: tasks[{i}] must be a mapping, not {type(task).__name__}")
+            if isinstance(task.get("index"), (int, str)):
+                by_index.setdefault(task["index"], (i, task))
+        wanted = task_indexes[0]
+        if not isinstance(wanted, (int, str)) or wanted not in by_index:
+            raise WorkerError(f"phases[{phase_index}].tasks[0]: task {wanted!r:.80} is not defined in tasks")
+        i, task = by_index[wanted]
+        for name in ("scoring_program", "ingestion_program", "input_data", "reference_data"):
+            value = task.get(name)
+            if (value is None and name == "scoring_program") or (value is not None and not isinstance(value, str)):
+                raise WorkerError(f"{where}: tasks[{i}].{name} must be a file of the bundle (or a dataset key), "
+                                  f"got {value!r:.80}")
+        return phase, task
 
 
 def program_command(program_dir: Path, job_root: Path) -> list[str]:
     for name in ("metadata.yaml", "metadata"):
         if (program_dir / name).is_file():
-            metadata = yaml.safe_load((program_dir / name).read_text()) or {}
+            try:
+                metadata = load_yaml_file(program_dir / name, label=f"{program_dir.name}/{name}") or {}
+            except YamlError as error:
+                raise WorkerError(str(error)) from None
             break
     else:
         raise WorkerError(f"{program_dir.name}: no metadata.yaml at the program's root")
@@ -142,19 +182,28 @@ def program_command(program_dir: Path, job_root: Path) -> list[str]:
 
 
 def _unpack_submission(submission: Path, target: Path) -> None:
-    if submission.is_dir():
-        shutil.copytree(submission, target, dirs_exist_ok=True)
+    if submission.is_dir():  # an agent's or a user's folder: through the door, no link followed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copy_out(submission, target, label=submission.name)
     elif submission.is_file():
         safe_extract(submission, target, label=submission.name)
     else:
         raise WorkerError(f"{submission}: no such file or folder")
 
 
-def _run_job(name: str, root: Path, program_dir: Path, time_limit: float, logs: Path) -> Job:
-    for folder in ("output", "shared"):
+def _run_job(name: str, root: Path, program_dir: Path, time_limit: float, logs: Path, sandbox: str,
+             confine_programs: bool) -> Job:
+    """Run a bundle's program (ingestion or scoring). Its environment is an allowlist (no secret of ours); with
+    `confine_programs` (someone else's bundle) it runs under bubblewrap too, seeing only its own job folder."""
+    for folder in ("output", "shared", "tmp"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    process = run_process(program_command(program_dir, root), cwd=program_dir, time_limit=time_limit,
-                          stdout_path=logs / f"{name}.stdout.txt", stderr_path=logs / f"{name}.stderr.txt")
+    # A confined job is one sandbox: the bundle's program and the code it starts are the same party's.
+    env = allowed_environment({"TMPDIR": str(root / "tmp"), SANDBOX_VARIABLE: "job" if confine_programs else sandbox},
+                              keep_markers=True)
+    confinement = Confinement(visible={root: True}) if confine_programs else None
+    process = run_process(program_command(program_dir, root), cwd=program_dir, time_limit=time_limit, env=env,
+                          confinement=confinement, stdout_path=logs / f"{name}.stdout.txt",
+                          stderr_path=logs / f"{name}.stderr.txt")
     return Job(name, root, process)
 
 
@@ -174,9 +223,26 @@ def read_scores(path: Path) -> dict[str, float]:
     return {key: float(value) for key, value in scores.items()}
 
 
+def check_sandbox(sandbox: bool) -> str:
+    """'require' where participant code can be confined; WorkerError where it cannot (no silent downgrade)."""
+    if not sandbox:
+        return "off"
+    problem = sandbox_probe()
+    if problem:
+        raise WorkerError(problem)
+    return "require"
+
+
 def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0, workdir: Path | None = None,
-                   time_limit: float | None = None, datasets: Path | None = None, log=print) -> RunResult:
-    """Run `submission` (zip or folder) against one phase of the bundle, as the compute worker would."""
+                   time_limit: float | None = None, datasets: Path | None = None, log=print, sandbox: bool = True,
+                   confine_programs: bool = False) -> RunResult:
+    """Run `submission` (zip or folder) against one phase of the bundle, as the compute worker would.
+
+    The participant's code always runs sandboxed (`sandbox=False`: not at all, said loudly); with
+    `confine_programs`, so do the bundle's own programs (`validate` runs someone else's bundle)."""
+    mode, confine_programs = check_sandbox(sandbox), confine_programs and sandbox
+    if not sandbox:
+        log("WARNING: --no-sandbox: the submission runs WITHOUT isolation, with access to this machine")
     bundle = Bundle(bundle_path, datasets)
     phase, task = bundle.phase_and_task(phase_index)
     limit = float(time_limit if time_limit is not None else phase.get("execution_time_limit") or 600)
@@ -196,7 +262,7 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
             if task.get("input_data"):
                 bundle.extract_dataset(task["input_data"], prediction / "input_data")
             _unpack_submission(submission, prediction / "ingested_program")
-            job = _run_job("prediction", prediction, prediction / "program", limit, logs)
+            job = _run_job("prediction", prediction, prediction / "program", limit, logs, mode, confine_programs)
             result.jobs.append(job)
             if job.process.timed_out:
                 result.error = job.describe_failure()
@@ -207,7 +273,8 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
             if (prediction / "output" / RESERVED_OUTPUT).exists():
                 result.error = "the ingestion program wrote output/metadata, a name Codabench's worker reserves"
                 return result
-            shutil.copytree(prediction / "output", results_dir)
+            results_dir.parent.mkdir(parents=True, exist_ok=True)
+            copy_out(prediction / "output", results_dir, label="the prediction output")
         else:
             log("results submission: scored as submitted")
             _unpack_submission(submission, results_dir)
@@ -217,7 +284,7 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
         (scoring / "input" / "ref").mkdir(parents=True, exist_ok=True)
         if task.get("reference_data"):
             bundle.extract_dataset(task["reference_data"], scoring / "input" / "ref")
-        job = _run_job("scoring", scoring, scoring / "program", limit, logs)
+        job = _run_job("scoring", scoring, scoring / "program", limit, logs, mode, confine_programs)
         result.jobs.append(job)
         output = scoring / "output"
         if (output / "detailed_results.html").is_file():
@@ -232,7 +299,7 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
             result.error = "the scoring program exited cleanly but wrote no scores.json (Codabench: 'Could not find scores file')"
             return result
         result.scores = read_scores(output / "scores.json")
-    except (UnsafeArchiveError, WorkerError) as error:
+    except (UnsafeArchiveError, WorkerError, SubmissionError) as error:
         result.error = str(error)
     return result
 

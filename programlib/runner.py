@@ -1,42 +1,55 @@
-"""Run a program with a wall-clock limit and leave nothing of it running afterwards.
+"""Run a program with a wall-clock limit and limits from the kernel, and leave nothing of it running afterwards.
 
-Docker kills a whole container at the time limit. Without docker we start the program in its own
-session (so its process group can be killed at once) and tag its environment with a marker, so
-that descendants that started their own session are found in /proc and killed too.
+Docker kills a whole container at its time limit and limits it with cgroups. Without docker, a confined program
+runs under bubblewrap (`sandbox.py`) in a cgroup of its own (`cgroups.py`): the kernel limits the memory of the
+whole tree (tmpfs included) and the number of processes, and the cgroup is emptied at the end, whatever the
+processes did to hide (a new session, an empty environment). Where cgroups are not writable, the limits fall back
+to sampling the process tree (said in `ProcessResult.protections`). A program that is not confined (our own code)
+is found by its process group and an environment marker.
 """
 from __future__ import annotations
 
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from . import cgroups
+from .sandbox import Confinement, SandboxUnavailable, bwrap_command, describe, probe, seccomp_fd
+
 MARKER_PREFIX = "PROGRAMLIB_RUN_"  # one variable per run, so nested runs keep the outer marker
+MARKER_NAMES = (MARKER_PREFIX, "MLEB_SERVER_JOB_OF")  # ours, and the server's (server/scheduler.py JOB_MARKER)
 GRACE_SECONDS = 3.0
+POLL_SECONDS = 0.25
+DISK_SECONDS = 1.0
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+SANDBOX_PROCESSES = 2  # bwrap and the sandbox's init, counted by pids.max with the program's own
+# What a program's environment may hold from ours: never a token, a key or a password of the worker or server.
+ENV_ALLOWED = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "OMP_NUM_THREADS",
+               "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES",
+               "NVIDIA_VISIBLE_DEVICES", "MLEB_SANDBOX")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What a participant's process tree may use; None = no limit. Docker would enforce these with cgroups."""
-    memory_mb: float | None = None  # resident memory of the whole tree, sampled every POLL_SECONDS
+    """What a participant's process tree may use; None = no limit."""
+    memory_mb: float | None = None  # memory of the whole tree, tmpfs included (cgroup; sampled RSS as a fallback)
     cpu_seconds: float | None = None  # CPU time of each process (RLIMIT_CPU)
-    max_processes: int | None = None  # processes alive at once in the tree
+    max_processes: int | None = None  # processes alive at once in the tree (cgroup pids.max)
     max_output_mb: float | None = None  # what it prints (stdout + stderr together)
     max_file_mb: float | None = None  # the size of any one file it writes (RLIMIT_FSIZE)
-    network: bool = True  # False: run in a new network namespace with only loopback (unshare, no root needed)
-    private_files: bool = False  # True: a private root holding only the system, Python and the `visible` paths
-
-
-POLL_SECONDS = 0.25
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
+    max_disk_mb: float | None = None  # what its writable folders hold in all (sampled every DISK_SECONDS)
+    network: bool = True  # False: only a private loopback
+    private_files: bool = True  # kept for task.json files that name it: a confined program's root is always private
 
 
 @dataclass
@@ -50,12 +63,75 @@ class ProcessResult:
     stderr_path: Path
     stopped: bool = False  # stopped on request before it ended (not a time-out)
     limit_hit: str | None = None  # which limit of `Limits` stopped it, in words
-    network_isolated: bool | None = None  # None: no isolation was asked for
-    files_isolated: bool | None = None  # a private root (None: not asked for)
+    protections: dict = field(default_factory=dict)  # what held: sandbox, limits (cgroup or sampled), ...
 
     @property
     def ok(self) -> bool:
         return not self.timed_out and not self.stopped and self.limit_hit is None and self.exit_code == 0
+
+
+def allowed_environment(variables: Mapping[str, str] | None = None, keep_markers: bool = False) -> dict[str, str]:
+    """The allowlisted part of our environment, plus the program's own `variables`. With `keep_markers`, the
+    variables that let our supervisors find a process again (for a bundle's programs, never for participants)."""
+    env = {name: os.environ[name] for name in ENV_ALLOWED if name in os.environ}
+    if keep_markers:
+        env.update({name: value for name, value in os.environ.items() if name.startswith(MARKER_NAMES)})
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return {**env, **(variables or {})}
+
+
+class _Tree:
+    """The program's processes: its cgroup where there is one, else its process tree and marker."""
+
+    def __init__(self, limits: Limits | None, marker: str):
+        self.marker, self.group, self.reason = marker, None, None
+        self.root_pid = None
+        self.writable: list[Path] = []  # the folders a confined program may fill (its disk limit)
+        self.disk_checked = 0.0
+        if limits is not None:
+            self.reason = cgroups.probe()
+            if self.reason is None:
+                processes = limits.max_processes and limits.max_processes + SANDBOX_PROCESSES
+                memory = limits.memory_mb and int(limits.memory_mb * 1024**2)
+                try:
+                    self.group = cgroups.JobCgroup.create(memory_bytes=memory, max_processes=processes)
+                except cgroups.CgroupUnavailable as error:
+                    self.reason = str(error)
+
+    def describe(self) -> str:
+        if self.group is not None:
+            return f"cgroup {self.group.version} (memory including tmpfs, processes): enforced by the kernel"
+        return f"sampled every {POLL_SECONDS} s (cgroups not available: {self.reason})"
+
+    def pids(self) -> list[int]:
+        if self.group is not None:
+            return self.group.pids()
+        return sorted(set(_descendants(self.root_pid)) | set(_processes_with_marker(self.marker)))
+
+    def kill_all(self, wait_seconds: float = 5.0) -> None:
+        if self.group is not None:
+            try:
+                self.group.kill_all(wait_seconds)
+            except TimeoutError as error:  # a process stuck in the kernel: it dies when the call returns
+                print(f"warning: {error}", file=sys.stderr)
+            return
+        killed = self.pids()
+        for pid in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        # SIGKILL is asynchronous: return only once they are gone, so no caller sees a survivor.
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline and any(_running(pid) for pid in killed):
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        if self.group is not None:
+            try:
+                self.group.remove()
+            except OSError as error:  # an empty group left behind costs nothing; the run's result stands
+                print(f"warning: {error}", file=sys.stderr)
 
 
 def _processes_with_marker(marker: str) -> list[int]:
@@ -72,6 +148,26 @@ def _processes_with_marker(marker: str) -> list[int]:
     return found
 
 
+def _descendants(root: int | None) -> list[int]:
+    """`root` and every process below it (a sandbox's PID namespace adopts its orphans, so none is lost)."""
+    if root is None:
+        return []
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return [pid for pid in found if _running(pid)]
+
+
 def _running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -80,51 +176,74 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has let go of everything; its parent reaps it
 
 
-def _kill_everything(process: subprocess.Popen, marker: str, wait_seconds: float = 5.0) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    killed = _processes_with_marker(marker)
-    for pid in killed:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    # SIGKILL is asynchronous: return only once they are gone, so no caller sees a survivor.
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline and any(_running(pid) for pid in killed):
-        time.sleep(0.02)
+def _prepare(command: list[str], confinement: Confinement | None, limits: Limits | None, cwd: Path):
+    """(the command to start, the seccomp descriptor to pass, the protections in force)."""
+    if confinement is None:
+        return command, None, {"sandbox": "none (our own program)"}
+    problem = probe()
+    if problem:
+        raise SandboxUnavailable(problem)
+    if limits is not None and limits.memory_mb:  # /tmp and /dev/shm count against the memory limit anyway
+        confinement = Confinement(confinement.visible, confinement.network, min(confinement.tmp_mb, limits.memory_mb))
+    fd = seccomp_fd()
+    return bwrap_command(command, confinement, cwd, fd), fd, describe(confinement, fd is not None)
 
 
 def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_path: Path,
                 time_limit: float | None = None, env: Mapping[str, str] | None = None,
                 stop: threading.Event | None = None, limits: Limits | None = None,
-                visible: Mapping[Path, bool] | None = None) -> ProcessResult:
+                confinement: Confinement | None = None) -> ProcessResult:
     """Run `command` (no shell), logging to files; kill it and all it started at `time_limit` seconds,
-    as soon as `stop` is set (then `stopped` is true), or when it exceeds one of `limits` (`limit_hit`).
-    With `limits.private_files`, the program sees only the system, Python and `visible` ({path: writable})."""
+    as soon as `stop` is set (then `stopped` is true), or when it breaks one of `limits` (`limit_hit`).
+    With `confinement`, it runs under bubblewrap (SandboxUnavailable if that cannot be done here) and its
+    environment is `allowed_environment(env)`; otherwise `env` (default: ours) as it is."""
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
-    full_env = dict(os.environ if env is None else env)
-    full_env[MARKER_PREFIX + marker] = "1"
-    command, isolated, sandboxed = list(command), None, None
-    if limits is not None and (not limits.network or limits.private_files):
-        sandboxed = sandbox_available()
-        if sandboxed:
-            command = sandbox_command(command, limits, visible)
-        isolated = sandboxed if not limits.network else None
+    if confinement is not None:  # found by its cgroup or its PID namespace: no marker for it to see
+        full_env = allowed_environment(env)
+        full_env.pop("HOME", None)  # the sandbox's own home is set inside: not even our path leaks
+    else:
+        full_env = dict(os.environ if env is None else env)
+        full_env[MARKER_PREFIX + marker] = "1"
+    command, fd, protections = _prepare(list(command), confinement, limits, cwd)
+    tree = _Tree(limits, marker)
+    if confinement is not None:
+        tree.writable = [Path(path) for path, writable in confinement.visible.items() if writable]
+    if limits is not None:
+        protections["limits"] = tree.describe()
     started = time.monotonic()
+    try:
+        timed_out, limit_hit, process = _supervise(command, cwd, full_env, fd, tree, limits, time_limit, stop,
+                                                   (stdout_path, stderr_path))
+        if limit_hit is None and limits is not None:  # ended between two checks, or the kernel stopped it
+            limit_hit = (_kernel_limit(tree, limits) or _output_limit(limits, (stdout_path, stderr_path))
+                         or _disk_limit(tree, limits, now=True) or _signal_limit(process.returncode, limits, stderr_path))
+    finally:
+        if fd is not None:
+            os.close(fd)
+        tree.close()
+    duration = time.monotonic() - started
+    stopped = stop is not None and stop.is_set() and not timed_out
+    killed = timed_out or stopped or limit_hit is not None
+    return ProcessResult(command=list(command), exit_code=None if killed else process.returncode,
+                         timed_out=timed_out, duration=duration, time_limit=time_limit,
+                         stdout_path=stdout_path, stderr_path=stderr_path, stopped=stopped, limit_hit=limit_hit,
+                         protections=protections)
+
+
+def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, logs):
+    """Start the program, wait for its end or a limit, and kill everything it started."""
     timed_out, limit_hit = False, None
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                   env=full_env, start_new_session=True,
-                                   preexec_fn=_resource_limits(limits) if limits is not None else None)
+    with open(logs[0], "wb") as out, open(logs[1], "wb") as err:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                   start_new_session=True, pass_fds=() if fd is None else (fd,),
+                                   preexec_fn=_child_setup(limits, tree.group))
+        tree.root_pid = process.pid
         try:
-            limit_hit = _wait(process, started, time_limit, stop, limits, marker, (stdout_path, stderr_path))
+            limit_hit = _wait(process, time.monotonic(), time_limit, stop, limits, tree, logs)
             if limit_hit is not None:
-                _kill_everything(process, marker)
+                tree.kill_all()
         except subprocess.TimeoutExpired:
             timed_out = stop is None or not stop.is_set()
             # A polite signal first, so a program that runs children of its own can stop them and say so.
@@ -137,53 +256,120 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
             except subprocess.TimeoutExpired:
                 pass
         finally:
-            _kill_everything(process, marker)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            tree.kill_all()
             process.wait()
-    duration = time.monotonic() - started
-    stopped = stop is not None and stop.is_set() and not timed_out
-    if limit_hit is None and limits is not None:  # ended between two checks, or the kernel stopped it
-        limit_hit = _check_limits(replace(limits, memory_mb=None, max_processes=None), marker,
-                                  (stdout_path, stderr_path)) or _signal_limit(process.returncode, limits, stderr_path)
-    killed = timed_out or stopped or limit_hit is not None
-    return ProcessResult(command=list(command), exit_code=None if killed else process.returncode,
-                         timed_out=timed_out, duration=duration, time_limit=time_limit,
-                         stdout_path=stdout_path, stderr_path=stderr_path, stopped=stopped, limit_hit=limit_hit,
-                         network_isolated=isolated,
-                         files_isolated=sandboxed if limits is not None and limits.private_files else None)
+    return timed_out, limit_hit, process
 
 
 def _wait(process: subprocess.Popen, started: float, time_limit: float | None, stop: threading.Event | None,
-          limits: Limits | None, marker: str, logs: tuple[Path, Path]) -> str | None:
+          limits: Limits | None, tree: _Tree, logs: tuple[Path, Path]) -> str | None:
     """Wait for the process; TimeoutExpired at the time limit or when `stop` is set; the limit it broke, if any."""
     watching = limits is not None and any(value is not None for value in (
-        limits.memory_mb, limits.max_processes, limits.max_output_mb))
-    if stop is None and not watching:
-        process.wait(timeout=time_limit)
-        return None
-    while True:
-        remaining = None if time_limit is None else time_limit - (time.monotonic() - started)
-        if (stop is not None and stop.is_set()) or (remaining is not None and remaining <= 0):
-            raise subprocess.TimeoutExpired(process.args, time_limit or 0)
+        limits.memory_mb, limits.max_processes, limits.max_output_mb, limits.max_disk_mb))
+    exited = _exit_waiter(process)
+    try:
+        while True:
+            remaining = None if time_limit is None else time_limit - (time.monotonic() - started)
+            if (stop is not None and stop.is_set()) or (remaining is not None and remaining <= 0):
+                raise subprocess.TimeoutExpired(process.args, time_limit or 0)
+            if exited(POLL_SECONDS if remaining is None else min(POLL_SECONDS, remaining)):
+                process.wait()
+                return None
+            if watching:
+                broken = (_output_limit(limits, logs) or _kernel_limit(tree, limits) or _sampled_limit(tree, limits)
+                          or _disk_limit(tree, limits))
+                if broken:
+                    return broken
+    finally:
+        exited.close()
+
+
+class _exit_waiter:
+    """Wakes the moment the process ends (a pidfd), where subprocess's own wait(timeout) polls with sleeps."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process, self.poller, self.fd = process, None, None
         try:
-            process.wait(timeout=POLL_SECONDS if remaining is None else min(POLL_SECONDS, remaining))
-            return None
-        except subprocess.TimeoutExpired:
-            pass
-        if watching:
-            broken = _check_limits(limits, marker, logs)
-            if broken:
-                return broken
+            self.fd = os.pidfd_open(process.pid)
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
+        except (AttributeError, OSError):  # an old kernel: subprocess's polling wait
+            self.fd = None
+
+    def __call__(self, seconds: float) -> bool:
+        if self.poller is None:
+            try:
+                self.process.wait(timeout=seconds)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        return bool(self.poller.poll(max(0, seconds) * 1000)) or self.process.poll() is not None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-def _check_limits(limits: Limits, marker: str, logs: tuple[Path, Path]) -> str | None:
+def _output_limit(limits: Limits, logs: tuple[Path, Path]) -> str | None:
     if limits.max_output_mb is not None:
         printed = sum(path.stat().st_size for path in logs if path.exists())
         if printed > limits.max_output_mb * 1024**2:
             return f"output: printed more than {limits.max_output_mb:g} MB (stdout and stderr together)"
-    if limits.memory_mb is None and limits.max_processes is None:
+    return None
+
+
+def _kernel_limit(tree: _Tree, limits: Limits) -> str | None:
+    """A limit the cgroup enforced: a process killed at the memory limit, or a fork refused."""
+    if tree.group is None:
         return None
-    pids = _processes_with_marker(marker)
-    if limits.max_processes is not None and len(pids) > limits.max_processes:
+    if limits.memory_mb is not None and tree.group.oom_kills() > 0:
+        return f"memory: used more than {limits.memory_mb:g} MB (the kernel stopped it)"
+    if limits.max_processes is not None and tree.group.fork_refusals() > 0:
+        return f"processes: ran more than {limits.max_processes} processes at once (the kernel refused a fork)"
+    return None
+
+
+def _disk_limit(tree: _Tree, limits: Limits, now: bool = False) -> str | None:
+    """The bytes in its writable folders (no tmpfs: /tmp and /dev/shm count as memory), once per DISK_SECONDS."""
+    if limits.max_disk_mb is None or not tree.writable:
+        return None
+    if not now and time.monotonic() < tree.disk_checked + DISK_SECONDS:
+        return None
+    tree.disk_checked = time.monotonic()
+    used = sum(_bytes_under(folder) for folder in tree.writable)
+    if used > limits.max_disk_mb * 1024**2:
+        return f"disk: wrote more than {limits.max_disk_mb:g} MB in its folders ({used / 1024**2:.0f} MB)"
+    return None
+
+
+def _bytes_under(folder: Path) -> int:
+    total, todo = 0, [str(folder)]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
+def _sampled_limit(tree: _Tree, limits: Limits) -> str | None:
+    if tree.group is not None or (limits.memory_mb is None and limits.max_processes is None):
+        return None
+    pids = tree.pids()
+    if limits.max_processes is not None and len(pids) > limits.max_processes + SANDBOX_PROCESSES:
         return f"processes: ran more than {limits.max_processes} processes at once"
     if limits.memory_mb is not None:
         resident = sum(_resident_bytes(pid) for pid in pids)
@@ -199,16 +385,22 @@ def _resident_bytes(pid: int) -> int:
         return 0
 
 
-def _resource_limits(limits: Limits):
-    """What the child sets on itself before it starts the program (inherited by all it starts)."""
+def _child_setup(limits: Limits | None, group):
+    """What the child does before it starts the program: join the cgroup, set the rlimits (inherited by all)."""
+    enter = group.enter_fn() if group is not None else None
+
     def apply() -> None:
+        if enter is not None:
+            enter()
+        if limits is None:
+            return
         if limits.cpu_seconds is not None:
             seconds = max(1, int(limits.cpu_seconds))
             resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
         if limits.max_file_mb is not None:
             size = int(limits.max_file_mb * 1024**2)
             resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    return apply
+    return apply if enter is not None or limits is not None else None
 
 
 def _signal_limit(returncode: int | None, limits: Limits, stderr_path: Path) -> str | None:
@@ -222,33 +414,9 @@ def _signal_limit(returncode: int | None, limits: Limits, stderr_path: Path) -> 
     return None
 
 
-UNSHARE = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork"]
-_SANDBOX: list[bool] = []
-
-
-def sandbox_command(command: list[str], limits: Limits, visible: Mapping[Path, bool] | None) -> list[str]:
-    wrapper = UNSHARE + ([] if limits.network else ["--net"]) + [sys.executable, str(SANDBOX)]
-    if not limits.network:
-        wrapper.append("--loopback")
-    if not limits.private_files:
-        return wrapper + ["--host-root", "--", *command]
-    interpreter = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-                   Path(sys.executable).resolve().parent}
-    shown = [("--show-ro", str(path)) for path in sorted(interpreter)]
-    shown += [("--show" if writable else "--show-ro", str(Path(path).resolve()))
-              for path, writable in (visible or {}).items()]
-    return wrapper + [part for pair in shown for part in pair] + ["--", *command]
-
-
 def sandbox_available() -> bool:
-    """Whether user, mount, PID and network namespaces can be made here (no root needed where the kernel allows)."""
-    if not _SANDBOX:
-        probe = sandbox_command([sys.executable, "-c", "pass"], Limits(network=False, private_files=True), {})
-        try:
-            _SANDBOX.append(subprocess.run(probe, capture_output=True, timeout=30).returncode == 0)
-        except (OSError, subprocess.TimeoutExpired):
-            _SANDBOX.append(False)
-    return _SANDBOX[0]
+    """Whether bubblewrap can confine programs here."""
+    return probe() is None
 
 
 def tail(path: Path, lines: int = 20, max_chars: int = 4000) -> str:

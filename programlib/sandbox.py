@@ -1,162 +1,209 @@
-"""Run a participant's program where our answers cannot be reached: a private root file system.
+"""Confine a program with bubblewrap (`bwrap`, the sandbox Flatpak uses): the command line, a seccomp filter, a probe.
 
-    unshare --user --map-root-user --mount --pid --fork [--net] \\
-        python3 sandbox.py [--loopback] [--host-root | [--show PATH]... [--show-ro PATH]...] -- PROGRAM [ARGS...]
-
-Inside new user, mount and PID namespaces (no root needed), this builds a new root on a tmpfs that holds
-only the system folders (read-only), the interpreter's prefixes and the paths given with --show, at their
-usual places; /tmp is an empty tmpfs and /proc shows only the sandbox's own processes (--host-root keeps
-the host's files and only isolates processes and, with --net, the network). So the bundle zip,
-the data cache, the project and every other job's folder are simply not there. With --loopback (in a new
-network namespace) the loopback interface is brought up, as Jupyter kernels need it.
-
-This process stays as PID 1 of the namespace: it forwards SIGTERM/SIGINT to the program, reaps orphans, and
-exits with the program's code (128 + N when signal N ended it). Standard library only (mount(2) via ctypes).
+Inside, the program is uid 65534 with no capabilities and no way to gain any (no_new_privs, a seccomp filter that
+denies mount, ptrace, namespaces, keyrings, BPF, ...; user namespaces disabled), in new user, mount, PID, IPC,
+UTS, cgroup and network namespaces (loopback only, unless the task allows the network). Its root is fresh: the
+system folders and the interpreter read-only, a few harmless files of /etc (never /etc/shadow or keys), its
+inputs read-only (a read-only bind: with no capability left, nothing can remount it), its own writable folders,
+a size-capped private /tmp and /dev/shm, a private /dev and /proc. Nothing else of the machine exists there.
 """
 from __future__ import annotations
 
-import ctypes
-import fcntl
+import errno
+import functools
 import os
-import signal
-import socket
-import struct
+import shutil
+import stat
+import subprocess
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
-MS_PRIVATE = 1 << 18
-SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "sys", "run")
-NEW_ROOT = "/mnt"  # covered by a tmpfs in our private mount namespace; the host's /mnt is untouched
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+SANDBOX_UID = 65534  # "nobody": the participant is never root, not even inside its own namespace
+SYSTEM = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd", "group", "nsswitch.conf",
+       "hosts", "host.conf", "gai.conf", "alternatives", "fonts", "mime.types", "os-release", "ssl/certs",
+       "ca-certificates", "ca-certificates.conf", "matplotlibrc")
+# Denied (EPERM): leaving or widening the sandbox, inspecting other processes, the kernel's keyrings, BPF and
+# perf, loading code into the kernel, file handles that bypass paths.
+DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "keyctl", "add_key", "request_key",
+                 "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
+                 "delete_module", "open_by_handle_at", "name_to_handle_at", "userfaultfd", "reboot", "syslog",
+                 "acct", "swapon", "swapoff", "quotactl", "iopl", "ioperm", "lookup_dcookie", "uselib", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsmount",
+                        "fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr")
 
-_libc = ctypes.CDLL(None, use_errno=True)
+SETS_MODE = (("chmod", 1), ("fchmod", 1), ("fchmodat", 2), ("fchmodat2", 2), ("open", 2), ("openat", 3),
+             ("creat", 1), ("mkdir", 1), ("mkdirat", 2))  # (system call, position of its mode argument)
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    def encode(text: str | None) -> bytes | None:
-        return text.encode() if text is not None else None
-
-    if _libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"mount {source} on {target}: {os.strerror(error)}")
+class SandboxUnavailable(Exception):
+    """bubblewrap cannot confine programs here; the message says why and how to fix it."""
 
 
-def bind(fd: int, target: str, read_only: bool) -> None:
-    """Bind what the O_PATH descriptor `fd` opened onto target; read-only where the kernel lets us."""
-    mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-    if read_only:
-        flags = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)  # locked flags must be kept
+@dataclass(frozen=True)
+class Confinement:
+    """What a confined program sees and may do."""
+    visible: Mapping[Path, bool] = field(default_factory=dict)  # {path: writable}, bound at the same place
+    network: bool = False
+    tmp_mb: float = 2048  # size of its private /tmp and of /dev/shm (also charged to its memory limit)
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _system_binds() -> list[str]:
+    args = []
+    for name in SYSTEM:
+        path = Path("/") / name
+        if path.is_symlink():  # /bin -> usr/bin on merged-usr systems
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _interpreter_paths() -> list[Path]:
+    """The running interpreter's prefixes (a virtual environment and its base), wherever they live."""
+    found = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix),
+             Path(sys.executable).parent}
+    found |= {path.resolve() for path in found}
+    return sorted(path for path in found if path.is_dir() and not str(path).startswith(("/usr/", "/bin", "/lib")))
+
+
+def _gpu_binds() -> list[str]:
+    devices = sorted(str(path) for path in Path("/dev").glob("nvidia*"))
+    if not devices:
+        return []
+    args = [part for device in devices for part in ("--dev-bind", device, device)]
+    return args + ["--ro-bind", "/sys", "/sys"]  # the CUDA driver reads the PCI topology
+
+
+def bwrap_command(command: list[str], confinement: Confinement, cwd: Path, seccomp_fd: int | None) -> list[str]:
+    """The bwrap command line that runs `command` confined (paths are bound where they are on the host)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable(unavailable_message("bwrap is not installed"))
+    tmp_bytes = str(int(confinement.tmp_mb * 1024**2))
+    args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--hostname", "sandbox", "--cap-drop", "ALL", "--new-session", "--die-with-parent"]
+    if confinement.network:
+        args += ["--share-net"]
+    args += ["--disable-userns"]
+    args += _system_binds() + (["--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"] if confinement.network else [])
+    # /proc read-only: the program is its worker's uid to the kernel, and /proc/sys checks only the uid.
+    args += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp",
+             "--size", tmp_bytes, "--tmpfs", "/dev/shm", "--dir", "/tmp/home"]
+    args += _gpu_binds()
+    for path in _interpreter_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    # Shallow paths first, so a writable folder inside a read-only one is bound on top of it, not hidden by it.
+    for path, writable in sorted(((Path(p).resolve(), w) for p, w in confinement.visible.items()),
+                                 key=lambda item: len(item[0].parts)):
+        args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
+    args += ["--chdir", str(cwd.resolve()), "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return args + ["--", *command]
+
+
+_FILTER: list[bytes | None] = []
+
+
+def seccomp_filter() -> bytes | None:
+    """The compiled BPF program for bwrap's --seccomp (libseccomp via pyseccomp); None where that is missing."""
+    if not _FILTER:
         try:
-            mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
-        except OSError:
-            pass  # a mount whose flags we may not change stays as it is
-
-
-def make_mountpoint(path: str, is_dir: bool) -> None:
-    if is_dir:
-        os.makedirs(path, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "a").close()
-
-
-def build_root(shown: list[tuple[str, bool]]) -> None:
-    """The new root: system folders and shown paths bound at their own places, fresh /tmp and /proc."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount reaches the host
-    entries = [(f"/{name}", True) for name in SYSTEM if os.path.lexists(f"/{name}")] + shown
-    opened = []
-    for path, read_only in entries:  # opened before the tmpfs covers anything
-        if os.path.islink(path) and os.path.dirname(path) == "/":
-            opened.append((path, None, os.readlink(path), read_only))
-        elif os.path.exists(path):
-            opened.append((path, os.open(path, os.O_PATH), None, read_only))
-    mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
-    for folder in ("tmp", "proc"):
-        os.makedirs(f"{NEW_ROOT}/{folder}", exist_ok=True)
-    # /tmp first: a shown path under /tmp (a job folder) is bound on top of the fresh tmpfs, not hidden by it.
-    mount("tmpfs", f"{NEW_ROOT}/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-    for path, fd, link, read_only in sorted(opened, key=lambda entry: entry[0].count("/")):
-        target = NEW_ROOT + path
-        if link is not None:  # /bin -> usr/bin on merged-usr systems
-            os.symlink(link, target)
-            continue
-        make_mountpoint(target, os.path.isdir(f"/proc/self/fd/{fd}"))
-        bind(fd, target, read_only)
-        os.close(fd)
-    mount("proc", f"{NEW_ROOT}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-
-
-def loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(sock, SIOCGIFFLAGS, request)[:18])[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
-
-
-def parse(argv: list[str]) -> tuple[list[tuple[str, bool]] | None, bool, list[str]]:
-    """(paths to show, or None to keep the host's root; bring loopback up; the program)."""
-    if "--" not in argv:
-        raise SystemExit(__doc__)
-    split = argv.index("--")
-    options, command = argv[:split], argv[split + 1:]
-    shown, loopback, i = [], False, 0
-    host_root = False
-    while i < len(options):
-        if options[i] == "--loopback":
-            loopback, i = True, i + 1
-        elif options[i] == "--host-root":
-            host_root, i = True, i + 1
-        elif options[i] in ("--show", "--show-ro") and i + 1 < len(options):
-            shown.append((os.path.abspath(options[i + 1]), options[i] == "--show-ro"))
-            i += 2
-        else:
-            raise SystemExit(f"sandbox.py: unknown option {options[i]!r}\n{__doc__}")
-    if not command:
-        raise SystemExit(__doc__)
-    return (None if host_root else shown), loopback, command
-
-
-def run_as_init(command: list[str]) -> int:
-    child = os.fork()
-    if child == 0:
-        os.setpgid(0, 0)
+            import pyseccomp as seccomp
+        except (ImportError, OSError):  # not installed, or no libseccomp.so.2
+            _FILTER.append(None)
+            return None
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        denied = [(name, ()) for name in DENIED]
+        # No setuid or setgid file: to the host, the program's files are its worker's (root, often).
+        denied += [(name, (seccomp.Arg(position, seccomp.MASKED_EQ, bit, bit),)) for name, position in SETS_MODE
+                   for bit in (stat.S_ISUID, stat.S_ISGID)]
+        denied += [("openat2", ())]  # its mode is behind a pointer: glibc and Python fall back to openat
+        for name, conditions in denied:
+            try:
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), name, *conditions)
+            except (ValueError, RuntimeError, OSError):
+                pass  # a system call this architecture does not have
+        read_end, write_end = os.pipe()
         try:
-            os.execvp(command[0], command)
-        except OSError as error:
-            print(f"sandbox.py: cannot run {command[0]}: {error}", file=sys.stderr)
-            os._exit(127)
-    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(number, lambda received, _frame: os.killpg(child, received))
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            return 1
-        except InterruptedError:
-            continue
-        if pid == child:  # orphans die with us: the kernel ends a PID namespace with its init
-            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+            with os.fdopen(write_end, "wb") as sink:
+                rules.export_bpf(sink)
+            _FILTER.append(_read_all(read_end))
+        finally:
+            os.close(read_end)
+    return _FILTER[0]
 
 
-def main(argv: list[str]) -> int:
-    shown, loopback, command = parse(argv)
-    if shown is not None:
-        cwd = os.getcwd()
-        build_root(shown)
-        os.chroot(NEW_ROOT)
-        os.chdir(cwd if os.path.isdir(cwd) else "/tmp")
-        os.environ["TMPDIR"] = "/tmp"
-    if loopback:
-        try:
-            loopback_up()
-        except OSError as error:
-            print(f"sandbox.py: could not bring up loopback: {error}", file=sys.stderr)
-    home = os.environ.get("HOME", "")
-    if not home or not os.path.isdir(home):
-        os.environ["HOME"] = "/tmp/home"
-        os.makedirs("/tmp/home", exist_ok=True)
-    return run_as_init(command)
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def seccomp_fd() -> int | None:
+    """A readable descriptor holding the filter (a pipe, for bwrap to read once); the caller closes it."""
+    program = seccomp_filter()
+    if program is None:
+        return None
+    read_end, write_end = os.pipe()
+    os.write(write_end, program)  # a filter is a few hundred bytes: it fits in the pipe's buffer
+    os.close(write_end)
+    return read_end
+
+
+def unavailable_message(reason: str) -> str:
+    return (f"the sandbox for participant code is not available here: {reason}. Install bubblewrap "
+            f"(`apt-get install bubblewrap`; the kernel must allow user namespaces), or pass --no-sandbox to run "
+            f"untrusted code WITHOUT isolation")
+
+
+_PROBE: list[str | None] = []
+
+
+def probe() -> str | None:
+    """None when bwrap can confine a program here with every protection above; else the reason."""
+    if not _PROBE:
+        _PROBE.append(_probe())
+    return _PROBE[0]
+
+
+def _probe() -> str | None:
+    if bwrap_path() is None:
+        return unavailable_message("the `bwrap` program is not installed")
+    fd = seccomp_fd()
+    try:
+        check = bwrap_command([sys.executable, "-c", "import os; assert os.getuid() == 65534"],
+                              Confinement(), Path("/"), fd)
+        done = subprocess.run(check, capture_output=True, timeout=60, pass_fds=() if fd is None else (fd,),
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return unavailable_message(f"bwrap could not start ({error})")
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        return unavailable_message(f"bwrap failed: {said[-1] if said else f'exit code {done.returncode}'}")
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_version() -> str:
+    done = subprocess.run([bwrap_path() or "bwrap", "--version"], capture_output=True, text=True)
+    return done.stdout.strip() or "bubblewrap"
+
+
+def describe(confinement: Confinement, seccomp: bool) -> dict:
+    """The protections in force, for ingestion_result.json."""
+    return {"sandbox": bwrap_version(), "files": "private", "network": "on" if confinement.network else "off",
+            "user": f"uid {SANDBOX_UID} (the worker's own uid to the host's kernel), no capabilities, no new privileges",
+            "seccomp": "on" if seccomp else "off (pyseccomp or libseccomp missing)", "user_namespaces": "disabled"}

@@ -12,10 +12,12 @@ import contextlib
 import fcntl
 import io
 import json
+import mimetypes
 import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -24,14 +26,15 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bundlegen.definition import DefinitionError, load_task
 from bundlegen.project import Project
 from programlib.archive import UnsafeArchiveError, check_member
 
-from .job import disk_full
+from .job import ARTIFACTS, disk_full
 from .scheduler import Scheduler, kill_orphans
 from .store import Store
 from .summary import run_summary
@@ -39,6 +42,10 @@ from .summary import run_summary
 DEFAULT_MAX_UPLOAD_MB = 512
 UPLOAD_MAX_ENTRIES = 20_000
 UPLOAD_MAX_UNPACKED = 4 * 1024**3
+METRICS_MAX_BYTES = 64 * 1024**2  # per file of the metrics zip
+CHUNK = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: a FIFO never blocks us
 
 
 class ApiError(Exception):
@@ -125,6 +132,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"error": f"the server's disk is full (No space left on device): {error}; try "
                                           f"again once space is freed", "details": []}, status_code=507)
         return JSONResponse({"error": f"internal error: {error}", "details": []}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        """Starlette's own errors (an unknown path: 404, a wrong method: 405) in the same shape as ours."""
+        message = {404: f"no endpoint {request.url.path!r} (see the README's list of endpoints)",
+                   405: f"{request.method} is not allowed on {request.url.path!r}"}.get(error.status_code, error.detail)
+        return JSONResponse({"error": message, "details": []}, status_code=error.status_code,
+                            headers=getattr(error, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError):
@@ -295,21 +310,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["scheduler"].submit(run_id, again)
         return {"run_id": run_id, "status": "queued", "resumed": again}
 
+    def task_artifacts(run: dict) -> list[str]:
+        """`task/name` of each allowlisted artifact that is a regular file at the top of its task folder."""
+        found = []
+        for task in run["spec"]["competitions"]:
+            for name in ARTIFACTS:
+                fd = open_artifact(runs_dir / run["run_id"] / "tasks" / task, name)
+                if fd is not None:
+                    os.close(fd)
+                    found.append(f"{task}/{name}")
+        return sorted(found)
+
     @app.get("/runs/{run_id}/artifacts")
     def artifacts(run_id: str):
-        get_run(run_id)
-        root = runs_dir / run_id / "tasks"
-        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                      if p.is_file() and not any(part in ("run", "work") for part in p.relative_to(root).parts[1:2]))
+        return task_artifacts(get_run(run_id))
 
     @app.get("/runs/{run_id}/artifacts/{path:path}")
     def artifact(run_id: str, path: str):
-        get_run(run_id)
-        root = (runs_dir / run_id / "tasks").resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        """Only an allowlisted name (job.ARTIFACTS) of one of the run's tasks, opened without following a link."""
+        run = get_run(run_id)
+        task, _, name = path.partition("/")
+        fd = None
+        if task in run["spec"]["competitions"] and name in ARTIFACTS:
+            fd = open_artifact(runs_dir / run_id / "tasks" / task, name)
+        if fd is None:
             raise ApiError(404, f"no artifact {path!r} in run {run_id} (GET /runs/{run_id}/artifacts lists them)")
-        return FileResponse(target)
+        size = os.fstat(fd).st_size  # a log still being written: what it holds now
+        media = "text/plain" if name.endswith(".log") else mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if media.startswith("text/"):
+            media += "; charset=utf-8"
+        return StreamingResponse(stream_fd(fd, size), media_type=media,  # closes fd, even if never started
+                                 headers={"Content-Length": str(size), "X-Content-Type-Options": "nosniff"})
 
     @app.get("/runs/{run_id}/metrics")
     def metrics(run_id: str):
@@ -320,9 +351,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             archive.writestr("summary.json", json.dumps(run_summary(run), indent=2, sort_keys=True))
             for task in run["spec"]["competitions"]:
                 for name in ("scores.json", "detailed_results.html"):
-                    path = runs_dir / run_id / "tasks" / task / name
-                    if path.is_file():
-                        archive.write(path, f"{task}/{name}")
+                    fd = open_artifact(runs_dir / run_id / "tasks" / task, name)
+                    if fd is not None:
+                        archive.writestr(f"{task}/{name}", b"".join(stream_fd(fd, METRICS_MAX_BYTES)))
         return Response(buffer.getvalue(), media_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{run_id}-metrics.zip"'})
 
@@ -333,6 +364,43 @@ def progress(run: dict) -> dict:
     statuses = [task["status"] for task in run["tasks"]]
     return {"total": len(statuses), "done": sum(s not in ("queued", "running") for s in statuses),
             "running": statuses.count("running")}
+
+
+def open_artifact(task_dir: Path, name: str) -> int | None:
+    """A descriptor of the regular, singly-linked file `name` (a name of job.ARTIFACTS) in `task_dir`, every
+    folder and the file opened without following a link; None for anything else (missing, a link, a FIFO, a
+    device, a folder, a hard-linked file)."""
+    fds = []
+    try:
+        fds.append(os.open(task_dir, _DIR_FLAGS))
+        *folders, leaf = name.split("/")
+        for folder in folders:
+            fds.append(os.open(folder, _DIR_FLAGS, dir_fd=fds[-1]))
+        fd = os.open(leaf, _FILE_FLAGS, dir_fd=fds[-1])
+    except OSError:
+        return None
+    finally:
+        for folder_fd in fds:
+            os.close(folder_fd)
+    info = os.fstat(fd)  # the file we opened, not whatever the name points at now
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        return None
+    os.set_blocking(fd, True)
+    return fd
+
+
+def stream_fd(fd: int, size: int):
+    """At most `size` bytes of the open file `fd`, in chunks; closes it (a file object: closed even when the
+    generator is dropped before it starts, e.g. the client went away)."""
+    return _stream(os.fdopen(fd, "rb", buffering=0), size)
+
+
+def _stream(handle, size: int):
+    with handle:
+        while size > 0 and (chunk := handle.read(min(CHUNK, size))):
+            size -= len(chunk)
+            yield chunk
 
 
 def check_upload(data: bytes) -> list[str]:

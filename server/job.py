@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import shutil
 import sys
 import time
@@ -24,7 +25,10 @@ from bundlegen.definition import DefinitionError, load_task
 from bundlegen.project import Project
 from bundlegen.worker import Bundle, WorkerError, placement, run_submission
 from programlib.archive import UnsafeArchiveError, safe_extract
+from programlib.errors import SubmissionError
+from programlib.transfer import copy_file_out
 
+NO_SANDBOX_VARIABLE = "MLEB_NO_SANDBOX"  # set by `serve --no-sandbox`: participant code runs without isolation
 RESULT = "result.json"
 SPEC = "job.json"
 LOW_SPACE = 1024**2  # bytes free below which the disk of the runs folder counts as full
@@ -112,25 +116,54 @@ def write_folder_zip(folder: Path, target: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix())
 
 
+JOB_LOGS = tuple(f"logs/{job}.{stream}.txt" for job in ("prediction", "scoring") for stream in ("stdout", "stderr"))
+SUBMISSION_LOGS = ("logs/submission_stdout.txt", "logs/submission_stderr.txt")
+# Everything the server serves of a task, by exact name at the top of its folder (never under run/ or work/).
+ARTIFACTS = ("scores.json", "detailed_results.html", *JOB_LOGS, *SUBMISSION_LOGS, "submission.zip", RESULT, "job.log")
+
+
 def artifact_sources(run_dir: Path) -> dict[Path, str]:
     """What users ask for (scores, detailed results, logs): {where it is in the run folder: its name}."""
     wanted = {run_dir / "scoring" / "output" / "scores.json": "scores.json",
               run_dir / "scoring" / "output" / "detailed_results.html": "detailed_results.html"}
-    for path in sorted((run_dir / "logs").glob("*")) if (run_dir / "logs").is_dir() else []:
-        wanted[path] = f"logs/{path.name}"
-    for name in ("stdout.txt", "stderr.txt"):
+    for name in JOB_LOGS:  # the worker's own logs of its prediction and scoring jobs
+        wanted[run_dir / name] = name
+    for name in ("stdout.txt", "stderr.txt"):  # the participant's program's output, as the ingestion program kept it
         wanted[run_dir / "prediction" / "output" / "logs" / name] = f"logs/submission_{name}"
     return wanted
 
 
+def _linked_folder(run_dir: Path, source: Path) -> Path | None:
+    """The first folder between `run_dir` and `source` that is a symbolic link (copy_file_out checks the last)."""
+    folder = source.parent
+    while folder != run_dir and run_dir in folder.parents:
+        if folder.is_symlink():
+            return folder
+        folder = folder.parent
+    return None
+
+
 def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
-    """Copy what users ask for to the top of the task folder."""
+    """Copy what users ask for to the top of the task folder, following no link: a participant's planted link,
+    FIFO, device or hard link is skipped and named in the job's log, never read through."""
     copied = []
     for source, name in artifact_sources(run_dir).items():
-        if source.is_file():
-            (task_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, task_dir / name)
-            copied.append(name)
+        if not os.path.lexists(source):
+            continue
+        target = task_dir / name
+        try:
+            linked = _linked_folder(run_dir, source)
+            if linked is not None:
+                raise SubmissionError(f"{linked.relative_to(run_dir)}: is a symbolic link")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)  # ours (an earlier collection): copy_file_out writes a new file
+            copy_file_out(source, target, label=source.relative_to(run_dir).as_posix())
+        except SubmissionError as error:
+            if disk_full(task_dir, error):  # not the participant's doing: the caller frees space
+                raise OSError(errno.ENOSPC, f"No space left on device: {error}") from None
+            log(f"artifact {name} not collected: {error}")
+            continue
+        copied.append(name)
     return copied
 
 
@@ -162,7 +195,7 @@ def run_job(task_dir: Path) -> dict:
             write_folder_zip(submission, task_dir / "submission.zip")
         log(f"running the {solution if solution in ('reference', 'sample') else 'uploaded'} submission")
         run = run_submission(bundle_path, submission, workdir=task_dir / "run", time_limit=spec.get("time_limit"),
-                             log=log)
+                             log=log, sandbox=os.environ.get(NO_SANDBOX_VARIABLE) != "1")
         if not run.ok and disk_full(task_dir):  # what went wrong is a symptom of the full disk, not the grade
             raise OSError(errno.ENOSPC, f"No space left on device; the run ended with: {run.error}")
         result["artifacts"] = collect_artifacts(task_dir / "run", task_dir)

@@ -14,8 +14,15 @@ scripts get too) and the time limit. The output folder, which the scoring progra
   runs/<name>/           the same three folders for each extra run of task.json's "runs" (the submission run
                          again in a fresh copy, with other arguments or with values changed in a YAML file)
   ingestion_result.json  status (ok | results | failed | timeout | limit | missing_entry), exit code, duration,
-                         message, and "runs": the same facts for each extra run
+                         message, "protections" (what confined the program), and "runs": the same facts for
+                         each extra run
 
+Each run happens in a stage of its own (a fresh copy of the submission and an empty predictions folder, in
+TMPDIR), never in the output folder: the program cannot plant anything where this program writes. It runs
+under bubblewrap in a cgroup (programlib/sandbox.py, programlib/runner.py), and what it leaves comes back only
+through programlib/transfer.py (regular files and folders, no link followed). MLEB_SANDBOX says what to do where
+bubblewrap cannot run: "require" (the local worker: fail), "off" (--no-sandbox), "job" (the worker confines this
+program itself), unset (Codabench: the container is the boundary; said in ingestion_result.json).
 The task's limits (memory, processes, output, file size, CPU time, network; task.json's "limits") apply to
 the participant's whole process tree; a run stopped at one has status "limit" and a message naming it.
 
@@ -29,15 +36,22 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
 
-from programlib.runner import Limits, run_process, tail
+from programlib.errors import SubmissionError
+from programlib.runner import Limits, allowed_environment, run_process, tail
+from programlib.safe_yaml import load_yaml_file
+from programlib.sandbox import Confinement, SandboxUnavailable, probe as sandbox_probe
+from programlib.transfer import copy_file_out, copy_out, write_new
 
 RESULT_FILE = "ingestion_result.json"
 DEFAULTS = ("/app/input_data", "/app/output", "/app/program", "/app/ingested_program")
 NOTEBOOK_RUNNER = Path(__file__).resolve().parent / "run_notebook.py"
+FULL_DISK_BYTES = 1024**2  # free space below which the disk counts as full
+SANDBOX_VARIABLE = "MLEB_SANDBOX"  # require | off | job; unset on Codabench
 
 
 def find_misplaced(submission: Path, entry: str) -> str:
@@ -85,7 +99,7 @@ def edit_config(workdir: Path, edit: dict) -> str | None:
     if not path.is_file():
         return f"the submission has no {edit['file']} to change"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml_file(path, label=edit["file"])
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         return f"{edit['file']} is not valid YAML: {error}"
     missing = [key for key, value in edit["set"].items() if not set_in_yaml(document, key, value)]
@@ -100,85 +114,140 @@ def limits_of(config: dict) -> Limits:
     return Limits(**config["limits"]) if config.get("limits") else Limits()
 
 
-def run_entry(entry: str, args: list[str], workdir: Path, input_dir: Path, out: Path, time_limit: float,
-              limits: Limits | None = None) -> dict:
-    """Run one entry point in `workdir`; out/ gets predictions/ and logs/. Returns the run's facts."""
-    predictions, logs = out / "predictions", out / "logs"
-    for folder in (predictions, logs):
-        folder.mkdir(parents=True, exist_ok=True)
+def confinement_mode() -> str:
+    """'require' (the local worker: refuse to run without a sandbox), 'off' (--no-sandbox), 'job' (the worker
+    runs this program and all it starts in one sandbox: `validate`, someone else's bundle), or 'auto' (Codabench:
+    the container is the boundary where bubblewrap cannot run inside it)."""
+    mode = os.environ.get(SANDBOX_VARIABLE, "auto")
+    return mode if mode in ("require", "off", "job") else "auto"
+
+
+def sandbox_for(stage: Path, input_dir: Path, limits: Limits) -> tuple[Confinement | None, dict]:
+    """How to confine the participant's program, and what to record of it; SandboxUnavailable when required."""
+    mode = confinement_mode()
+    if mode == "off":
+        print("WARNING: --no-sandbox: the participant's program runs WITHOUT isolation", file=sys.stderr, flush=True)
+        return None, {"sandbox": "none (--no-sandbox was given)"}
+    if mode == "job":
+        return None, {"sandbox": "the job's: this ingestion program and the code it runs share one bubblewrap sandbox",
+                      "files": "private", "network": "off"}
+    problem = sandbox_probe()
+    if problem and mode == "require":
+        raise SandboxUnavailable(problem)
+    if problem:
+        print(f"WARNING: {problem}; the container is the only boundary", file=sys.stderr, flush=True)
+        return None, {"sandbox": f"none: {problem}; the container is the only boundary"}
+    # The program sees its inputs (read-only), its stage (working folder and predictions) and this program's
+    # folder (the notebook runner): no bundle, no cache, no other job, and not the output folder we write.
+    visible = {input_dir: False, stage: True, NOTEBOOK_RUNNER.parent: False}
+    return Confinement(visible=visible, network=limits.network), {}
+
+
+def run_entry(entry: str, args: list[str], source: Path, input_dir: Path, out: Path, time_limit: float,
+              limits: Limits | None = None, edit: dict | None = None, name: str | None = None) -> dict:
+    """Run one entry point on a fresh copy of `source` in a stage of its own; out/ gets submission/,
+    predictions/ and logs/ (only through the door: no link the participant made is ever followed)."""
+    limits = limits or Limits()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    # The stage sits in a private folder the program cannot see or open up (chmod): nobody else on the
+    # machine reaches what it makes there.
+    holder = Path(tempfile.mkdtemp(prefix="stage-"))
+    stage = holder / "stage"
+    stage.mkdir()
+    try:
+        return _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name)
+    except (SubmissionError, SandboxUnavailable) as error:
+        not_started = f"run {name!r} not started: " if name else ""
+        return {"entry": entry, "time_limit": time_limit, "status": "failed", "exit_code": None, "duration": 0.0,
+                "message": f"{not_started}{error}"}
+    finally:
+        if shutil.disk_usage(holder).free >= FULL_DISK_BYTES:
+            shutil.rmtree(holder, ignore_errors=True)
+        # else: kept, so whoever runs us sees the disk full and frees it with the run folder (server/job.py)
+
+
+def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name) -> dict:
     result = {"entry": entry, "time_limit": time_limit}
+    workdir, predictions = stage / "submission", stage / "predictions"
+    copy_out(source, workdir, label="the submission")
+    predictions.mkdir()
+    if edit:
+        problem = edit_config(workdir, edit)
+        if problem:
+            return {**result, "status": "failed", "exit_code": None, "duration": 0.0,
+                    "message": f"run {name!r} not started: {problem}"}
     if not (workdir / entry).is_file():
-        result.update(status="missing_entry", exit_code=None, duration=0.0,
-                      message=f"the submission has no {entry} at its root{find_misplaced(workdir, entry)}")
-        return result
+        return {**result, "status": "missing_entry", "exit_code": None, "duration": 0.0,
+                "message": f"the submission has no {entry} at its root{find_misplaced(workdir, entry)}"}
     arguments = fill_placeholders(args, input_dir, predictions)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", DATA_DIR=str(input_dir.resolve()),
-               OUTPUT_DIR=str(predictions.resolve()), MPLBACKEND="Agg")
+    env = {"PYTHONUNBUFFERED": "1", "DATA_DIR": str(input_dir.resolve()), "OUTPUT_DIR": str(predictions.resolve()),
+           "MPLBACKEND": "Agg"}
     if entry.endswith(".ipynb"):
         command = [sys.executable, str(NOTEBOOK_RUNNER), entry]
         print(f"executing the notebook {entry} (time limit {time_limit} s)", flush=True)
     else:
         command = [sys.executable, entry, *arguments]
         print(f"running {entry} {' '.join(arguments)} (time limit {time_limit} s)", flush=True)
-    # With private files, the program sees its inputs (read-only), its own output folder and this program's
-    # folder (the notebook runner), and nothing else of the machine's files: no bundle, cache or other job.
-    visible = {input_dir: False, out: True, NOTEBOOK_RUNNER.parent: False}
-    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env, limits=limits, visible=visible,
-                          stdout_path=logs / "stdout.txt", stderr_path=logs / "stderr.txt")
-    result.update(exit_code=process.exit_code, duration=round(process.duration, 3),
-                  network="off" if process.network_isolated else "on",
-                  files="private" if process.files_isolated else "shared")
-    if process.limit_hit:
-        result.update(status="limit", message=f"{entry} was stopped at a limit of this task: {process.limit_hit}")
-    elif process.timed_out:
-        result.update(status="timeout", message=f"{entry} did not finish within the time limit of {time_limit} s "
-                                                f"and was stopped")
-    elif process.exit_code != 0:
-        result.update(status="failed", message=f"{entry} exited with code {process.exit_code}; the end of its "
-                                               f"error output:\n{tail(logs / 'stderr.txt') or '(nothing)'}")
-    else:
-        result.update(status="ok", message=f"{entry} finished in {process.duration:.1f} s")
-    print("--- participant's output (end) ---\n" + tail(logs / "stdout.txt"), flush=True)
+    confinement, protections = sandbox_for(stage, input_dir, limits)
+    if confinement is None:
+        env = dict(allowed_environment(keep_markers=True), **env)  # unconfined: found again by its markers
+    process = run_process(command, cwd=workdir, time_limit=time_limit, env=env, limits=limits,
+                          confinement=confinement, stdout_path=out / "logs" / "stdout.txt",
+                          stderr_path=out / "logs" / "stderr.txt")
+    protections = {**process.protections, **protections}
+    result.update(exit_code=process.exit_code, duration=round(process.duration, 3), protections=protections,
+                  network=protections.get("network", "on"), files=protections.get("files", "shared"))
+    result.update(outcome(entry, process, time_limit, out / "logs"))
+    print("--- participant's output (end) ---\n" + tail(out / "logs" / "stdout.txt"), flush=True)
+    try:  # the one door out: regular files and folders only, never a link, bounded
+        copy_out(workdir, out / "submission", label="the working folder")
+        copy_out(predictions, out / "predictions", label="the predictions folder")
+    except SubmissionError as error:
+        result.update(status="failed", message=f"what the program left cannot be used: {error}")
     return result
 
 
+def outcome(entry: str, process, time_limit: float, logs: Path) -> dict:
+    if process.limit_hit:
+        return {"status": "limit", "message": f"{entry} was stopped at a limit of this task: {process.limit_hit}"}
+    if process.timed_out:
+        return {"status": "timeout",
+                "message": f"{entry} did not finish within the time limit of {time_limit} s and was stopped"}
+    if process.exit_code != 0:
+        return {"status": "failed", "message": f"{entry} exited with code {process.exit_code}; the end of its "
+                                               f"error output:\n{tail(logs / 'stderr.txt') or '(nothing)'}"}
+    return {"status": "ok", "message": f"{entry} finished in {process.duration:.1f} s"}
+
+
 def run_extra(run: dict, config: dict, submission_dir: Path, input_dir: Path, output_dir: Path) -> dict:
-    out = output_dir / "runs" / run["name"]
-    workdir = out / "submission"
-    shutil.copytree(submission_dir, workdir, dirs_exist_ok=True)
-    entry = run.get("entry") or config["entry"]
-    if run.get("config_edit"):
-        problem = edit_config(workdir, run["config_edit"])
-        if problem:
-            return {"entry": entry, "status": "failed", "exit_code": None, "duration": 0.0,
-                    "message": f"run {run['name']!r} not started: {problem}"}
     print(f"extra run {run['name']!r}", flush=True)
+    entry = run.get("entry") or config["entry"]
     args = run["args"] if run.get("args") is not None else config["args"]
-    return run_entry(entry, args, workdir, input_dir, out, config["time_limit"], limits_of(config))
+    return run_entry(entry, args, submission_dir, input_dir, output_dir / "runs" / run["name"],
+                     config["time_limit"], limits_of(config), edit=run.get("config_edit"), name=run["name"])
 
 
 def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Path) -> int:
     config = json.loads((program_dir / "task.json").read_text())
     entry, time_limit = config["entry"], config["time_limit"]
-    workdir = output_dir / "submission"
-    (output_dir / "predictions").mkdir(parents=True, exist_ok=True)
-    (output_dir / "logs").mkdir(parents=True, exist_ok=True)
-    shutil.copytree(submission_dir, workdir, dirs_exist_ok=True)
-
     results_files = config.get("results_files") or []
-    if not (workdir / entry).is_file():
-        if results_files and all((workdir / name).is_file() for name in results_files):
+    if not (submission_dir / entry).is_file() and results_files:
+        if all((submission_dir / name).is_file() for name in results_files):
+            (output_dir / "predictions").mkdir(parents=True, exist_ok=True)
+            (output_dir / "logs").mkdir(parents=True, exist_ok=True)
             for name in results_files:
-                shutil.copyfile(workdir / name, output_dir / "predictions" / name)
+                copy_file_out(submission_dir / name, output_dir / "predictions" / name)
             return finish(output_dir, {
                 "entry": entry, "time_limit": time_limit, "status": "results", "exit_code": None, "duration": 0.0,
                 "message": f"no {entry}: scoring the submitted {', '.join(results_files)} as submitted"})
+    if not (submission_dir / entry).is_file():
         accepted = f" (or the results file(s) {', '.join(results_files)})" if results_files else ""
+        (output_dir / "logs").mkdir(parents=True, exist_ok=True)
         return finish(output_dir, {
             "entry": entry, "time_limit": time_limit, "status": "missing_entry", "exit_code": None, "duration": 0.0,
-            "message": f"the submission has no {entry}{accepted} at its root{find_misplaced(workdir, entry)}"})
-
-    result = run_entry(entry, config["args"], workdir, input_dir, output_dir, time_limit, limits_of(config))
+            "message": f"the submission has no {entry}{accepted} at its root{find_misplaced(submission_dir, entry)}"})
+    result = run_entry(entry, config["args"], submission_dir, input_dir, output_dir, time_limit, limits_of(config))
     if result["status"] == "ok" and config.get("runs"):
         result["runs"] = {extra["name"]: run_extra(extra, config, submission_dir, input_dir, output_dir)
                           for extra in config["runs"]}
@@ -186,7 +255,7 @@ def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Pa
 
 
 def finish(output_dir: Path, result: dict) -> int:
-    (output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_new(output_dir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
     succeeded = result["status"] in ("ok", "results")
     print(result["message"], file=sys.stdout if succeeded else sys.stderr, flush=True)
     for name, extra in (result.get("runs") or {}).items():

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import yaml
 
 from programlib import SubmissionError
+from programlib.safe_yaml import YamlError, load_yaml
 
 NAME = "spec.md"
 FENCE = re.compile(r"^---\s*$")
@@ -92,16 +93,14 @@ def check_types(block: dict, root: yaml.Node) -> None:
 
 def parse_spec(text: str) -> Spec:
     front, body, body_start = split(text)
-    try:
-        root = yaml.compose(front)
-        block = yaml.safe_load(front)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{NAME}, line {mark.line + 2}" if mark is not None else NAME
-        problem = getattr(error, "problem", None) or str(error)
-        raise SubmissionError(f"{where}: the front matter is not valid YAML: {problem}") from None
-    except (ValueError, RecursionError) as error:  # an integer of 5000 digits; lists nested 100000 deep
-        raise SubmissionError(f"{NAME}: the front matter cannot be read: {type(error).__name__}: {error}") from None
+    try:  # bounded: size, nesting, aliases (a billion laughs), an integer of 5000 digits
+        block = load_yaml(front, f"{NAME} (its front matter)")
+    except YamlError as error:
+        if error.problem is not None:  # the parser's own complaint; +1 for the opening '---' line
+            where = f"{NAME}, line {error.line + 1}" if error.line is not None else NAME
+            raise SubmissionError(f"{where}: the front matter is not valid YAML: {error.problem}") from None
+        raise SubmissionError(str(error)) from None
+    root = yaml.compose(front, Loader=yaml.SafeLoader)  # the same document, read above within bounds: each line
     if block is None:
         block = {}
     if not isinstance(block, dict):

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from programlib import SubmissionError
 from programlib.report import Report
 from programlib.results import ingestion_outcome
+from programlib.safe_yaml import YamlError, load_yaml_file
 from programlib.scoring import Scored, run_scoring
 from programlib.tables import parse_numbers, read_csv_table
 from refactor_train_config_rubric import (HYPER_PARAMETERS, METRIC_COLUMNS, TOLERANCE, WEIGHTS, checkpoints_item,
@@ -69,7 +69,7 @@ def loadable_checkpoints(folder: Path | None, epochs: int) -> int:
 
 
 def read_submission(folder: Path) -> tuple[dict[str, str], object, str]:
-    """The text of every .py file, the parsed config.yaml (None if absent or unreadable), and a note."""
+    """The text of every .py file, the parsed config.yaml (None if absent; unreadable: a SubmissionError), a note."""
     sources = {}
     for path in sorted(folder.rglob("*.py")):
         name = path.relative_to(folder).as_posix()
@@ -84,10 +84,10 @@ def read_submission(folder: Path) -> tuple[dict[str, str], object, str]:
     config_path = folder / CONFIG
     if not config_path.is_file():
         return sources, None, f"no {CONFIG} in the submission"
-    try:
-        return sources, yaml.safe_load(config_path.read_text(encoding="utf-8")), f"{CONFIG} read"
-    except (yaml.YAMLError, ValueError, RecursionError) as error:  # ValueError: not UTF-8, a 5000-digit integer
-        return sources, None, f"{CONFIG} is not valid YAML: {type(error).__name__}: {error}"
+    try:  # bounded: size, nesting, aliases (a billion laughs); not UTF-8, a 5000-digit integer
+        return sources, load_yaml_file(config_path, label=CONFIG), f"{CONFIG} read"
+    except YamlError as error:
+        raise SubmissionError(str(error)) from None
 
 
 def score(reference_dir: Path, result_dir: Path) -> Scored:

@@ -1,0 +1,203 @@
+"""The sandbox's parts, each on real processes and files: the one door out (programlib/transfer.py), the
+bubblewrap confinement and the environment allowlist (programlib/runner.py), and no silent downgrade (the CLI
+refuses to run participant code where the sandbox cannot run, unless --no-sandbox, which it then says)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli, write_zip
+from programlib.errors import SubmissionError
+from programlib.runner import Limits, run_process
+from programlib.sandbox import Confinement, probe
+from programlib.transfer import copy_file_out, copy_out, read_regular, write_new
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_here():
+    """These tests need bubblewrap: here and in CI they must run, never skip."""
+    assert probe() is None, probe()
+
+
+def make_source(tmp_path: Path) -> Path:
+    source = tmp_path / "made"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.csv").write_text("id,target\n1,0.5\n")
+    (source / "sub" / "b.txt").write_text("b")
+    (source / "run.sh").write_text("#!/bin/sh\n")
+    (source / "run.sh").chmod(0o755)
+    return source
+
+
+def test_the_door_copies_regular_files_and_folders(tmp_path):
+    source = make_source(tmp_path)
+    copy_out(source, tmp_path / "copy")
+    assert (tmp_path / "copy" / "a.csv").read_text() == "id,target\n1,0.5\n"
+    assert (tmp_path / "copy" / "sub" / "b.txt").read_text() == "b"
+    assert os.access(tmp_path / "copy" / "run.sh", os.X_OK)
+
+
+def plant(kind: str, folder: Path, secret: Path) -> str:
+    """Something that is not a plain file, named like a predictions file; returns the word the error must hold."""
+    path = folder / "sub" / "predictions.csv"
+    if kind == "link to a host file":
+        path.symlink_to(secret)
+        return "symbolic link"
+    if kind == "link loop":
+        (folder / "sub" / "loop1").symlink_to(".")
+        return "symbolic link"
+    if kind == "dangling link":
+        path.symlink_to(folder / "nowhere")
+        return "symbolic link"
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "FIFO"
+    if kind == "hard link":
+        os.link(folder / "sub" / "b.txt", path)
+        return "hard links"
+    if kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+        return "socket"
+    if kind == "device":
+        os.mknod(path, 0o600 | 0o020000, os.makedev(1, 3))  # a character device, as /dev/null
+        return "device"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["link to a host file", "link loop", "dangling link", "fifo", "hard link",
+                                  "socket", "device"])
+def test_the_door_refuses_anything_but_plain_files_and_names_it(tmp_path, kind):
+    secret = tmp_path / "answers.csv"
+    secret.write_text("the answers")
+    source = make_source(tmp_path)
+    word = plant(kind, source, secret)
+    with pytest.raises(SubmissionError) as raised:
+        copy_out(source, tmp_path / "copy", label="the predictions folder")
+    assert word in str(raised.value) and str(raised.value).startswith("the predictions folder/sub/")
+    assert not (tmp_path / "copy").exists(), "nothing of a refused copy is left"
+    assert secret.read_text() == "the answers"
+
+
+def test_the_door_caps_entries_depth_and_bytes(tmp_path):
+    source = make_source(tmp_path)
+    for i in range(30):
+        (source / f"f{i}").write_bytes(b"x" * 100)
+    with pytest.raises(SubmissionError, match="more than 20 files and folders"):
+        copy_out(source, tmp_path / "c1", max_entries=20)
+    with pytest.raises(SubmissionError, match="more than"):
+        copy_out(source, tmp_path / "c2", max_bytes=1000)
+    deep = tmp_path / "deep"
+    (deep / Path(*["d"] * 70)).mkdir(parents=True)
+    with pytest.raises(SubmissionError, match="nested more than 64 deep"):
+        copy_out(deep, tmp_path / "c3")
+
+
+def test_host_side_writes_never_go_through_a_planted_link(tmp_path):
+    canary = tmp_path / "canary.txt"
+    canary.write_text("untouched")
+    planted = tmp_path / "ingestion_result.json"
+    planted.symlink_to(canary)
+    with pytest.raises(FileExistsError):
+        write_new(planted, "{}")
+    with pytest.raises(OSError):
+        read_regular(planted)
+    link = tmp_path / "scores.json"
+    link.symlink_to(canary)
+    with pytest.raises(SubmissionError, match="symbolic link"):
+        copy_file_out(link, tmp_path / "out.json")
+    assert canary.read_text() == "untouched"
+
+
+def confined(tmp_path: Path, script: str, limits: Limits | None = None, env: dict | None = None):
+    stage = tmp_path / "stage"
+    stage.mkdir(exist_ok=True)
+    (stage / "main.py").write_text(script)
+    result = run_process([sys.executable, "main.py"], cwd=stage, time_limit=60, env=env, limits=limits,
+                         stdout_path=tmp_path / "out.txt", stderr_path=tmp_path / "err.txt",
+                         confinement=Confinement(visible={stage: True}))
+    return result, (tmp_path / "out.txt").read_text(), (tmp_path / "err.txt").read_text()
+
+
+def test_a_confined_program_is_nobody_with_no_way_back(tmp_path):
+    script = """
+import ctypes, os
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+libc = ctypes.CDLL(None, use_errno=True)
+mount = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)
+print(os.getuid(), status["CapEff"].strip(), status["NoNewPrivs"].strip(), status["Seccomp"].strip(), mount,
+      sorted(os.listdir("/")), os.path.exists("/etc/shadow"), sorted(p for p in os.listdir("/proc") if p.isdigit()))
+"""
+    result, out, err = confined(tmp_path, script)
+    assert result.ok, err
+    uid, caps, no_new_privs, seccomp, mount, rest = out.split(" ", 5)
+    assert (uid, caps, no_new_privs, seccomp, mount) == ("65534", "0000000000000000", "1", "2", "-1")
+    assert "'work'" in rest or str(tmp_path).split("/")[1] in rest  # only what was bound
+    assert "home" not in rest.split("]")[0] and "True" not in rest  # no /home, no /etc/shadow
+    assert result.protections["seccomp"] == "on" and result.protections["files"] == "private"
+
+
+def test_a_confined_program_gets_an_allowlisted_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLEB_SERVER_TOKEN", "token-that-must-not-leak")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "key-that-must-not-leak")
+    result, out, err = confined(tmp_path, "import os, json\nprint(json.dumps(dict(os.environ)))\n",
+                                env={"DATA_DIR": "/data"})
+    assert result.ok, err
+    seen = json.loads(out)
+    assert "must-not-leak" not in out and seen["DATA_DIR"] == "/data" and seen["HOME"] == "/tmp/home"
+
+
+def test_children_with_an_empty_environment_are_limited_by_the_kernel(tmp_path):
+    script = """
+import subprocess, sys
+hog = "blocks = [bytearray(20 * 1024**2) for _ in range(20)]\\nimport time\\ntime.sleep(30)"
+children = [subprocess.Popen([sys.executable, "-c", hog], env={}) for _ in range(4)]
+for child in children:
+    child.wait()
+"""
+    result, out, err = confined(tmp_path, script, limits=Limits(memory_mb=300, max_processes=10))
+    assert result.limit_hit and result.limit_hit.startswith("memory: used more than 300 MB"), (result, err)
+    assert "cgroup" in result.protections["limits"]
+
+
+def no_bwrap_environment(tmp_path: Path) -> dict:
+    """PATH without bwrap: the same machine, as one without bubblewrap installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("python3", "python"):
+        (bin_dir / tool).symlink_to(sys.executable)
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
+def test_without_bubblewrap_run_refuses_unless_no_sandbox(tiny_bundle, tmp_path):
+    bundle = tiny_bundle("tabular-baseline")
+    submission = write_zip(tmp_path / "sub.zip", {"baseline.py": "print('hello')\n"})
+    env = no_bwrap_environment(tmp_path)
+    command = [sys.executable, str(ROOT / "build_bundle.py"), "run", str(bundle), "--submission", str(submission)]
+    refused = subprocess.run(command + ["--workdir", str(tmp_path / "r1")], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert refused.returncode == 1 and "bwrap" in refused.stderr and "--no-sandbox" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "r1").exists()
+    allowed = subprocess.run(command + ["--workdir", str(tmp_path / "r2"), "--no-sandbox"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert "WITHOUT isolation" in allowed.stdout + allowed.stderr
+    ingestion = json.loads((tmp_path / "r2" / "prediction" / "output" / "ingestion_result.json").read_text())
+    assert ingestion["protections"]["sandbox"] == "none (--no-sandbox was given)"
+
+
+def test_validate_says_it_sandboxes_the_bundles_programs():
+    done = run_cli("validate", "--help")
+    assert "sandbox" in done.stdout and "--no-sandbox" in done.stdout
+
+
+def test_filling_the_disk_through_its_folders_stops_at_the_disk_limit(tmp_path):
+    script = "for i in range(40):\n    open(f'part{i}.bin', 'wb').write(bytes(4 * 1024**2))\n"
+    result, _, err = confined(tmp_path, script, limits=Limits(max_disk_mb=50, max_file_mb=8))
+    assert result.limit_hit and result.limit_hit.startswith("disk: wrote more than 50 MB in its folders"), err
