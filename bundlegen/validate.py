@@ -14,7 +14,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from programlib.errors import SubmissionError
 from programlib.safe_yaml import YamlError, load_yaml_member
+from programlib.transfer import read_regular
 
 from .build import MAX_BUNDLE_BYTES
 from .datasets import is_dataset_key
@@ -435,7 +437,7 @@ class BundleChecker:
                 except WorkerError as error:  # e.g. no sandbox here: said, never run unconfined
                     self.problem(f"solutions[{i}]", f"the bundled solution could not be run: {error}")
                     continue
-            page = result.detailed_results.read_text(errors="replace") if result.detailed_results else None
+            page = detailed_page(result.detailed_results)
             if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
                 shutil.rmtree(result.root, ignore_errors=True)
             self.report.solution_runs.append((i, result))
@@ -466,6 +468,14 @@ def external_references(html: str) -> list[str]:
     """What a detailed_results.html would fetch from elsewhere: Codabench shows it alone, offline included."""
     return sorted({match.group(2) for match in RESOURCE.finditer(html)
                    if not match.group(2).lower().startswith(("data:", "#"))})
+
+
+def detailed_page(path: Path | None) -> str | None:
+    """The solution's detailed_results.html, read without following a link its (confined) scorer may have left."""
+    try:
+        return read_regular(path, max_bytes=64 * 1024**2).decode("utf-8", errors="replace") if path else None
+    except (OSError, SubmissionError):
+        return None
 
 
 def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False,

@@ -13,7 +13,6 @@ import json
 import math
 import re
 import shlex
-import shutil
 import sys
 import tempfile
 import zipfile
@@ -25,13 +24,15 @@ from programlib.errors import SubmissionError
 from programlib.runner import ProcessResult, allowed_environment, run_process, tail
 from programlib.safe_yaml import YamlError, load_yaml_file, load_yaml_member
 from programlib.sandbox import Confinement, probe as sandbox_probe
-from programlib.transfer import copy_out
+from programlib.transfer import MAX_ENTRIES, copy_out, read_regular
 
 from .build import BUNDLE_INFO
 from .datasets import is_dataset_key
 
 SANDBOX_VARIABLE = "MLEB_SANDBOX"  # tells the ingestion program: require a sandbox, or run without (off)
-RESERVED_OUTPUT = "metadata"  # Codabench's worker writes output/metadata itself
+RESERVED_OUTPUT = "metadata"
+MAX_SCORES_BYTES = 1024**2
+OUTPUT_ENTRIES = 10 * MAX_ENTRIES  # the ingestion output holds a copy of the working folder per run  # Codabench's worker writes output/metadata itself
 APP_PATH = re.compile(r"(?<![\w./-])/app(?=/|$)")
 
 
@@ -209,9 +210,9 @@ def _run_job(name: str, root: Path, program_dir: Path, time_limit: float, logs: 
 
 def read_scores(path: Path) -> dict[str, float]:
     """scores.json as Codabench reads it: a flat object of finite numbers (else no scores at all)."""
-    try:
-        scores = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    try:  # a confined scoring program (validate) may have left a link there: never followed
+        scores = json.loads(read_regular(path, max_bytes=MAX_SCORES_BYTES))
+    except (OSError, ValueError, SubmissionError) as error:
         raise WorkerError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(scores, dict):
         raise WorkerError(f"{path}: must be a JSON object of scores")
@@ -274,7 +275,7 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
                 result.error = "the ingestion program wrote output/metadata, a name Codabench's worker reserves"
                 return result
             results_dir.parent.mkdir(parents=True, exist_ok=True)
-            copy_out(prediction / "output", results_dir, label="the prediction output")
+            copy_out(prediction / "output", results_dir, label="the prediction output", max_entries=OUTPUT_ENTRIES)
         else:
             log("results submission: scored as submitted")
             _unpack_submission(submission, results_dir)

@@ -26,15 +26,16 @@ ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "pa
        "hosts", "host.conf", "gai.conf", "alternatives", "fonts", "mime.types", "os-release", "ssl/certs",
        "ca-certificates", "ca-certificates.conf", "matplotlibrc")
 # Denied (EPERM): leaving or widening the sandbox, inspecting other processes, the kernel's keyrings, BPF and
-# perf, loading code into the kernel, file handles that bypass paths.
+# perf, loading code into the kernel, file handles that bypass paths, io_uring (its operations bypass seccomp).
 DENIED = ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "keyctl", "add_key", "request_key",
                  "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module",
                  "delete_module", "open_by_handle_at", "name_to_handle_at", "userfaultfd", "reboot", "syslog",
-                 "acct", "swapon", "swapoff", "quotactl", "iopl", "ioperm", "lookup_dcookie", "uselib", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsmount",
+                 "acct", "swapon", "swapoff", "quotactl", "iopl", "ioperm", "lookup_dcookie", "uselib",
+                 "io_uring_setup", "io_uring_enter", "io_uring_register", "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsmount",
                         "fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr")
 
 SETS_MODE = (("chmod", 1), ("fchmod", 1), ("fchmodat", 2), ("fchmodat2", 2), ("open", 2), ("openat", 3),
-             ("creat", 1), ("mkdir", 1), ("mkdirat", 2))  # (system call, position of its mode argument)
+             ("creat", 1), ("mkdir", 1), ("mkdirat", 2), ("mknod", 1), ("mknodat", 2))  # (system call, position of its mode argument)
 
 
 class SandboxUnavailable(Exception):

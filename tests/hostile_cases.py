@@ -462,6 +462,17 @@ try:
     print("VERDICT BREACH: created setuid" if os.stat("made-setuid").st_mode & 0o4000 else "VERDICT created plain")
 except OSError as error:
     print(f"VERDICT create setuid: refused ({error.strerror})", flush=True)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mknod(b"mknod-setuid", 0o100000 | 0o4755, 0) == 0:
+    print("VERDICT BREACH: mknod made a setuid file", flush=True)
+else:
+    print(f"VERDICT mknod setuid: refused ({os.strerror(ctypes.get_errno())})", flush=True)
+params = ctypes.create_string_buffer(120)  # io_uring's operations would bypass the system-call filter
+if libc.syscall(425, 8, params) >= 0:
+    print("VERDICT BREACH: io_uring available", flush=True)
+else:
+    print(f"VERDICT io_uring: refused ({os.strerror(ctypes.get_errno())})", flush=True)
 """
 
 FILE_SYSTEM = """
@@ -686,7 +697,7 @@ CASES = [
     Case("kernel settings", "opens /proc/sys/kernel/core_pattern, /proc/sys/vm/drop_caches and /proc/sysrq-trigger "
          "for writing (writes nothing)", "core_pattern read-only",
          program_case(KERNEL_SETTINGS, constant=True, verdicts=True)),
-    Case("setuid file", "copies /usr/bin/id and makes it setuid or setgid (chmod, or created so)",
+    Case("setuid file", "copies /usr/bin/id and makes it setuid or setgid (chmod, created so, mknod); io_uring",
          "chmod setuid: refused", program_case(SETUID, constant=True, verdicts=True)),
     Case("file system snooping", "looks for /etc/shadow, /root, /home, the project, the data cache, the bundle "
          "and the answers file", "/etc/shadow: absent", program_case(FILE_SYSTEM, constant=True, verdicts=True)),

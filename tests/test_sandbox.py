@@ -201,3 +201,14 @@ def test_filling_the_disk_through_its_folders_stops_at_the_disk_limit(tmp_path):
     script = "for i in range(40):\n    open(f'part{i}.bin', 'wb').write(bytes(4 * 1024**2))\n"
     result, _, err = confined(tmp_path, script, limits=Limits(max_disk_mb=50, max_file_mb=8))
     assert result.limit_hit and result.limit_hit.startswith("disk: wrote more than 50 MB in its folders"), err
+
+
+def test_without_bubblewrap_validate_and_serve_refuse_too(tiny_bundle, tmp_path):
+    env = no_bwrap_environment(tmp_path)
+    for args in (["validate", str(tiny_bundle("tabular-baseline"))],
+                 ["serve", "--port", "0", "--runs-dir", str(tmp_path / "runs")]):
+        done = subprocess.run([sys.executable, str(ROOT / "build_bundle.py"), *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        said = done.stdout + done.stderr
+        assert done.returncode == 1 and "bwrap" in said and "--no-sandbox" in said, (args, said)
+        assert "Traceback" not in said
