@@ -22,6 +22,7 @@ from bundlegen.datasets import DataKeysError
 from bundlegen.definition import SCALES, DefinitionError, load_all
 from bundlegen.validate import validate_bundle
 from bundlegen.worker import RunResult, WorkerError, placement, run_submission
+from programlib.safe_yaml import YamlError
 
 
 def fail(message: str) -> None:
@@ -77,7 +78,7 @@ def build(tasks, build_all, scale, seed, raw_data, out, data_keys) -> None:
     for task_id in known if build_all else tasks:
         try:
             build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data, data_keys=data_keys)
-        except (DefinitionError, PrepareError, DataKeysError) as error:
+        except (DefinitionError, PrepareError, DataKeysError, YamlError) as error:
             fail(str(error))
 
 

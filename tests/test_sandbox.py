@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli, write_zip
+from conftest import ROOT, edit_inner_zip, rewrite_bundle, run_cli, write_zip
 from programlib.errors import SubmissionError
 from programlib.runner import Limits, run_process
 from programlib.sandbox import Confinement, probe
@@ -212,3 +212,48 @@ def test_without_bubblewrap_validate_and_serve_refuse_too(tiny_bundle, tmp_path)
         said = done.stdout + done.stderr
         assert done.returncode == 1 and "bwrap" in said and "--no-sandbox" in said, (args, said)
         assert "Traceback" not in said
+
+
+BUNDLE_ATTACK = """
+import json, os, runpy, sys
+seen = {}
+try:
+    seen["read"] = open(@CANARY@).read()
+except OSError as error:
+    seen["read"] = error.strerror
+try:
+    open(@CANARY@, "w").write("vandalised")
+    seen["write"] = "wrote"
+except OSError as error:
+    seen["write"] = error.strerror
+seen["env"] = dict(os.environ)
+seen["processes"] = sorted(p for p in os.listdir("/proc") if p.isdigit())
+open(os.path.join(sys.argv[2], "attack.json"), "w").write(json.dumps(seen))
+sys.argv[0] = "scoring.py"
+runpy.run_path("scoring.py", run_name="__main__")
+"""
+
+
+def test_validate_runs_a_bundles_own_programs_in_a_sandbox(tiny_bundle, tmp_path, monkeypatch):
+    """Someone else's bundle: its scoring program reads and writes a host file and reads our environment."""
+    from bundlegen.validate import validate_bundle
+
+    canary = tmp_path / "canary.txt"
+    canary.write_text("untouched")
+    monkeypatch.setenv("MLEB_SERVER_TOKEN", "token-that-must-not-leak")
+
+    def add_attack(files: dict[str, bytes]) -> None:
+        files["attack.py"] = BUNDLE_ATTACK.replace("@CANARY@", repr(str(canary))).encode()
+        files["metadata.yaml"] = b"command: python3 attack.py /app/input /app/output\n"
+
+    source = tiny_bundle("tabular-baseline")
+    hostile = rewrite_bundle(source, tmp_path / "hostile.zip", replace={
+        "scoring_program.zip": edit_inner_zip(source, "scoring_program.zip", add_attack)})
+    report = validate_bundle(hostile, log=lambda _m: None, keep_runs=True)
+    assert report.solution_runs, report.problems
+    result = report.solution_runs[0][1]
+    assert result.ok, result.error  # the bundle still works: only what it must not reach is gone
+    seen = json.loads((result.root / "scoring" / "output" / "attack.json").read_text())
+    assert seen["read"] == "No such file or directory" and seen["write"] != "wrote", seen
+    assert canary.read_text() == "untouched"
+    assert "MLEB_SERVER_TOKEN" not in seen["env"] and len(seen["processes"]) <= 3, seen
