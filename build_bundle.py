@@ -54,13 +54,27 @@ def list_tasks() -> None:
         click.echo(f"{task_id:<32} {task.model.submission.kind:<8} {task.model.title}")
 
 
-@cli.command()
+class BuildCommand(click.Command):
+    """`build --help` ends with what each task's --raw-data folder must hold (`raw_data` in its bundle.yaml)."""
+
+    def format_epilog(self, ctx, formatter) -> None:
+        super().format_epilog(ctx, formatter)
+        try:
+            tasks = load_all()
+        except (DefinitionError, YamlError):
+            return  # `build` itself reports the broken definitions
+        with formatter.section("What --raw-data DIR must hold, per task"):
+            formatter.write_dl([(task_id, task.model.raw_data_help) for task_id, task in tasks.items()])
+
+
+@cli.command(cls=BuildCommand)
 @click.argument("tasks", nargs=-1)
 @click.option("--all", "build_all", is_flag=True, help="Build every task.")
 @click.option("--scale", type=click.Choice(SCALES), help="Data scale (default: the task's, usually small).")
 @click.option("--seed", type=int, help="Data seed (default: the task's).")
 @click.option("--raw-data", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Split this real raw data instead of generating synthetic data.")
+              help="Split this real raw data instead of generating synthetic data (what the folder must hold, "
+                   "per task: below).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"), show_default=True)
 @click.option("--data-keys", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep the data out of the bundle, as datasets uploaded once: a first build writes the dataset zips "
@@ -84,15 +98,19 @@ def build(tasks, build_all, scale, seed, raw_data, out, data_keys) -> None:
 
 def print_problems(report) -> None:
     for problem in report.problems:
-        click.secho(f"  {report.bundle.name}: {problem}", fg="red")
+        # a problem with the zip itself is already labelled with its name: "x.zip: x.zip: ..." said it twice
+        text = str(problem) if problem.where == report.bundle.name else f"{report.bundle.name}: {problem}"
+        click.secho(f"  {text}", fg="red")
 
 
 @cli.command()
 @click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-solution-run", is_flag=True, help="Skip running the bundled solutions (faster, fewer checks).")
 @click.option("--keep-runs", is_flag=True, help="Keep the solution runs' folders (failed runs are always kept).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to lay out the solution runs (default: $TMPDIR/codabench-runs/<bundle>-phase<N>-<time>-...).")
 @NO_SANDBOX
-def validate(bundles, no_solution_run, keep_runs, no_sandbox) -> None:
+def validate(bundles, no_solution_run, keep_runs, workdir, no_sandbox) -> None:
     """Check bundle zips as Codabench would, and more; print every problem and exit 1 if any.
 
     The bundled solutions run through the local worker, the bundle's own ingestion and scoring programs included:
@@ -104,7 +122,8 @@ def validate(bundles, no_solution_run, keep_runs, no_sandbox) -> None:
             bad += 1
             continue
         report = validate_bundle(bundle, run_solutions=not no_solution_run, log=lambda m: click.echo(f"  {m}"),
-                                 keep_runs=keep_runs, sandbox=not no_sandbox)
+                                 keep_runs=keep_runs, sandbox=not no_sandbox,
+                                 workdir=workdir / bundle.stem if workdir and len(bundles) > 1 else workdir)
         if report.ok:
             click.secho(f"{bundle}: valid", fg="green")
             for _, result in report.solution_runs:
@@ -114,6 +133,17 @@ def validate(bundles, no_solution_run, keep_runs, no_sandbox) -> None:
             print_problems(report)
             bad += 1
     sys.exit(1 if bad else 0)
+
+
+def format_score(value) -> str:
+    """6 significant digits without float noise (0.9999999999999999 → 1); a missing value is "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def print_run(result: RunResult) -> None:
@@ -131,7 +161,7 @@ def print_run(result: RunResult) -> None:
         return
     width = max(len(key) for key in result.scores)
     for key, value in result.scores.items():
-        click.echo(f"    {key:<{width}}  {value:.6g}")
+        click.echo(f"    {key:<{width}}  {format_score(value)}")
     primary = result.info.get("primary")
     if primary in result.scores:
         where = placement(result.scores[primary], result.info)
@@ -145,7 +175,7 @@ def print_run(result: RunResult) -> None:
               help="The submission: a zip (or a folder) as a participant would upload it.")
 @click.option("--phase", "phase_index", type=int, default=0, show_default=True, help="Phase position (0-based).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to lay out the run (default: a new temporary folder).")
+              help="Where to lay out the run (default: $TMPDIR/codabench-runs/<bundle>-phase<N>-<time>-...).")
 @click.option("--time-limit", type=float, help="Override the phase's execution time limit (seconds per job).")
 @click.option("--datasets", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The dataset zips of a bundle built with --data-keys.")
@@ -193,6 +223,25 @@ def all_bundles(scale, out, no_sandbox) -> None:
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def runs_dir_in_use(runs_dir: Path) -> str | None:
+    """Why the runs folder cannot be used (another server holds its server.lock), or None; holds no lock after."""
+    import fcntl
+    import os
+
+    try:
+        fd = os.open(runs_dir / "server.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # no lock file (or no folder): no server has used it
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return (f"another server uses {runs_dir.resolve()} (its server.lock is held); stop it or choose "
+                f"another --runs-dir")
+    finally:
+        os.close(fd)  # releases the lock at once: the server's lifespan takes it
+    return None
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback by default; any other address "
               "needs MLEB_SERVER_TOKEN, the bearer token every request must then carry.")
@@ -211,6 +260,9 @@ def serve(host, port, runs_dir, workers, no_sandbox) -> None:
     from server.app import Settings, create_app
     from server.job import NO_SANDBOX_VARIABLE
 
+    in_use = runs_dir_in_use(runs_dir)
+    if in_use:  # before uvicorn: its lifespan would refuse too (and still does), with a 14-line traceback
+        fail(in_use)
     if no_sandbox:
         click.secho("WARNING: --no-sandbox: submissions run WITHOUT isolation, with access to this machine",
                     fg="yellow", err=True)

@@ -6,11 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from .data import prepare_data
+from .data import PrepareError, prepare_data
 from .definition import TaskDefinition
 from .render import render_competition_yaml, render_page
 from .datasets import read_keys, write_datasets
-from .zipper import DeterministicZip
+from .zipper import DeterministicZip, current_umask, human_size
 
 MAX_BUNDLE_BYTES = 300 * 1024**2  # bigger bundles hang in "Unpacking..." on Codabench
 
@@ -62,6 +62,24 @@ def ingestion_config(task: TaskDefinition) -> str:
                       indent=2, sort_keys=True) + "\n"
 
 
+DATA_FACTS = "facts.json"  # optional, written by prepare() next to public/: what the pages say about the data
+
+
+def data_facts(data_dir: Path) -> dict:
+    """The facts prepare() recorded about the data it wrote (columns, row counts, labels), for the pages:
+    {} for a task that records none."""
+    path = data_dir / DATA_FACTS
+    if not path.is_file():
+        return {}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise PrepareError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(facts, dict):
+        raise PrepareError(f"{path}: must hold a JSON object")
+    return facts
+
+
 def bundle_info(task: TaskDefinition, scale, seed: int, raw: bool, datasets: dict | None = None) -> str:
     primary = task.primary_column
     thresholds, measured_at = task.model.thresholds, task.model.default_scale
@@ -111,6 +129,7 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
         files["starting_kit"] = None
     pages = [{"title": page.title, "file": f"pages/{Path(page.file).name}"} for page in model.pages]
     context = {"task": model, "scale": scale, "seed": seed, "files": files, "pages": pages,
+               "facts": data_facts(data_dir),
                "docker_image": task.project.images()[model.docker_image]["tag"],
                "primary_index": [c.key for c in model.leaderboard.columns].index(model.leaderboard.primary)}
     bundle = DeterministicZip()
@@ -143,13 +162,14 @@ def build_bundle(task: TaskDefinition, out_dir: Path, *, scale_name: str | None 
     handle, temporary = tempfile.mkstemp(prefix=f".{task.id}-", suffix=".zip", dir=out_dir)
     os.close(handle)
     try:
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it 0600: a bundle is an ordinary file
         bundle.write(temporary)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
     size = target.stat().st_size
-    log(f"[{task.id}] wrote {target} ({size / 1e6:.1f} MB)")
+    log(f"[{task.id}] wrote {target} ({human_size(size)})")
     if size > MAX_BUNDLE_BYTES:
         log(f"[{task.id}] warning: Codabench hangs unpacking bundles this big: build with --data-keys FILE to upload "
             f"the data once as datasets")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from programlib.safe_yaml import YamlError, load_yaml_file
 
-from .zipper import DeterministicZip
+from .zipper import DeterministicZip, human_size
 
 DATA_FIELDS = ("reference_data", "input_data", "public_data")
 DATASET_TYPES = {"reference_data": "Reference Data", "input_data": "Input Data", "public_data": "Public Data"}
@@ -53,7 +53,7 @@ def write_datasets(task_id: str, zips: dict[str, DeterministicZip], out_dir: Pat
     for field, archive in zips.items():
         target = folder / f"{field}.zip"
         archive.write(target)
-        log(f"  wrote {target} ({target.stat().st_size / 1e6:.1f} MB): upload it as '{DATASET_TYPES[field]}'")
+        log(f"  wrote {target} ({human_size(target.stat().st_size)}): upload it as '{DATASET_TYPES[field]}'")
         template.append(f"{field}: {PLACEHOLDER.format(zip=target)!r}")
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     keys_path.write_text("\n".join(template) + "\n")

@@ -144,6 +144,14 @@ class TaskModel(Strict):
     default_scale: Literal[SCALES] = "small"  # type: ignore[valid-type]
     seed: int = 0
     contact_email: str | None = None
+    # What `build --raw-data DIR` needs in DIR, in one line; false: the task takes no raw data (always generated).
+    raw_data: str | Literal[False] | None = None
+
+    @property
+    def raw_data_help(self) -> str:
+        if self.raw_data is False:
+            return "takes no raw data (its data is always generated)"
+        return self.raw_data or "not described in its bundle.yaml (see its prepare.py)"
 
 
 class Scale(str):

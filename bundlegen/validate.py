@@ -71,10 +71,11 @@ def image_type(data: bytes) -> str | None:
 
 
 class BundleChecker:
-    def __init__(self, path: Path, keep_runs: bool = False, sandbox: bool = True):
+    def __init__(self, path: Path, keep_runs: bool = False, sandbox: bool = True, workdir: Path | None = None):
         self.path = path
         self.keep_runs = keep_runs
         self.sandbox = sandbox
+        self.workdir = workdir  # where the solution runs go (default: worker.default_workdir)
         self.report = ValidationReport(path)
         self.archive: zipfile.ZipFile | None = None
         self.names: set[str] = set()
@@ -432,8 +433,9 @@ class BundleChecker:
                 submission.write_bytes(self.read(solution["path"]))
                 # Someone else's bundle: its own programs run sandboxed too, not only its solution.
                 try:
+                    workdir = self.workdir / f"solution{i}-phase{phase_index}" if self.workdir else None
                     result = run_submission(self.path, submission, phase_index=phase_index, log=log,
-                                            sandbox=self.sandbox, confine_programs=True)
+                                            sandbox=self.sandbox, confine_programs=True, workdir=workdir)
                 except WorkerError as error:  # e.g. no sandbox here: said, never run unconfined
                     self.problem(f"solutions[{i}]", f"the bundled solution could not be run: {error}")
                     continue
@@ -479,5 +481,5 @@ def detailed_page(path: Path | None) -> str | None:
 
 
 def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False,
-                    sandbox: bool = True) -> ValidationReport:
-    return BundleChecker(path, keep_runs, sandbox).run(run_solutions, log)
+                    sandbox: bool = True, workdir: Path | None = None) -> ValidationReport:
+    return BundleChecker(path, keep_runs, sandbox, workdir).run(run_solutions, log)

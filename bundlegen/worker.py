@@ -15,6 +15,8 @@ import re
 import shlex
 import sys
 import tempfile
+import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from .datasets import is_dataset_key
 
 SANDBOX_VARIABLE = "MLEB_SANDBOX"  # tells the ingestion program: require a sandbox, or run without (off)
 RESERVED_OUTPUT = "metadata"
+HEARTBEAT_SECONDS = 30.0
 MAX_SCORES_BYTES = 1024**2
 OUTPUT_ENTRIES = 10 * MAX_ENTRIES  # the ingestion output holds a copy of the working folder per run  # Codabench's worker writes output/metadata itself
 APP_PATH = re.compile(r"(?<![\w./-])/app(?=/|$)")
@@ -192,20 +195,68 @@ def _unpack_submission(submission: Path, target: Path) -> None:
         raise WorkerError(f"{submission}: no such file or folder")
 
 
-def _run_job(name: str, root: Path, program_dir: Path, time_limit: float, logs: Path, sandbox: str,
-             confine_programs: bool) -> Job:
+@dataclass
+class JobContext:
+    """What every job of one run shares."""
+    logs: Path
+    time_limit: float
+    sandbox: str  # "require" or "off"
+    confine_programs: bool
+    log: object = print
+
+
+def _run_job(name: str, root: Path, program_dir: Path, context: JobContext) -> Job:
     """Run a bundle's program (ingestion or scoring). Its environment is an allowlist (no secret of ours); with
     `confine_programs` (someone else's bundle) it runs under bubblewrap too, seeing only its own job folder."""
     for folder in ("output", "shared", "tmp"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     # A confined job is one sandbox: the bundle's program and the code it starts are the same party's.
-    env = allowed_environment({"TMPDIR": str(root / "tmp"), SANDBOX_VARIABLE: "job" if confine_programs else sandbox},
-                              keep_markers=True)
-    confinement = Confinement(visible={root: True}) if confine_programs else None
-    process = run_process(program_command(program_dir, root), cwd=program_dir, time_limit=time_limit, env=env,
-                          confinement=confinement, stdout_path=logs / f"{name}.stdout.txt",
-                          stderr_path=logs / f"{name}.stderr.txt")
+    mode = "job" if context.confine_programs else context.sandbox
+    env = allowed_environment({"TMPDIR": str(root / "tmp"), SANDBOX_VARIABLE: mode}, keep_markers=True)
+    confinement = Confinement(visible={root: True}) if context.confine_programs else None
+    stdout = context.logs / f"{name}.stdout.txt"
+    # The participant's own output while it runs (the ingestion program's log only has it at the end).
+    latest = [root / "output" / "logs" / "stdout.txt", stdout]
+    with Heartbeat(f"{name} job", context.time_limit, latest, context.log):
+        process = run_process(program_command(program_dir, root), cwd=program_dir, time_limit=context.time_limit,
+                              env=env, confinement=confinement, stdout_path=stdout,
+                              stderr_path=context.logs / f"{name}.stderr.txt")
     return Job(name, root, process)
+
+
+class Heartbeat:
+    """Every HEARTBEAT_SECONDS while a job runs: '<job>: 60 s of 420 s; last output: <its last line>'."""
+
+    def __init__(self, what: str, limit: float, logs: list[Path], log):
+        self.what, self.limit, self.logs, self.log = what, limit, logs, log
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while not self.done.wait(HEARTBEAT_SECONDS):
+            line = next((last_line(path) for path in self.logs if last_line(path)), "")
+            said = f"; last output: {line[:160]}" if line else ""
+            self.log(f"  {self.what}: {time.monotonic() - self.started:.0f} s of {self.limit:g} s{said}")
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a log (its tail only: logs can be large)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 4096))
+            lines = handle.read().decode("utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 def read_scores(path: Path) -> dict[str, float]:
@@ -234,6 +285,14 @@ def check_sandbox(sandbox: bool) -> str:
     return "require"
 
 
+def default_workdir(bundle_path: Path, phase_index: int) -> Path:
+    """Where a run goes when no --workdir is given: a named folder, easy to find ($TMPDIR/codabench-runs/...)."""
+    base = Path(tempfile.gettempdir()) / "codabench-runs"
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.mkdtemp(prefix=f"{bundle_path.stem}-phase{phase_index}-{stamp}-", dir=base))
+
+
 def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0, workdir: Path | None = None,
                    time_limit: float | None = None, datasets: Path | None = None, log=print, sandbox: bool = True,
                    confine_programs: bool = False) -> RunResult:
@@ -247,62 +306,71 @@ def run_submission(bundle_path: Path, submission: Path, *, phase_index: int = 0,
     bundle = Bundle(bundle_path, datasets)
     phase, task = bundle.phase_and_task(phase_index)
     limit = float(time_limit if time_limit is not None else phase.get("execution_time_limit") or 600)
-    root = Path(tempfile.mkdtemp(prefix="codabench-run-")) if workdir is None else workdir
     if workdir is not None and workdir.exists() and any(workdir.iterdir()):
         raise WorkerError(f"{workdir}: exists and is not empty; choose a new folder (nothing is overwritten)")
+    root = default_workdir(bundle_path, phase_index) if workdir is None else workdir
     root.mkdir(parents=True, exist_ok=True)
-    logs = root / "logs"
+    log(f"work folder: {root}")
     result = RunResult(root=root, phase_index=phase_index, phase_name=str(phase.get("name")), info=bundle.info)
-
-    prediction, scoring = root / "prediction", root / "scoring"
-    results_dir = scoring / "input" / "res"
+    context = JobContext(root / "logs", limit, mode, confine_programs, log)
     try:
-        if task.get("ingestion_program"):
-            log(f"prediction job: ingestion program, time limit {limit:g} s")
-            bundle.extract_dataset(task["ingestion_program"], prediction / "program")
-            if task.get("input_data"):
-                bundle.extract_dataset(task["input_data"], prediction / "input_data")
-            _unpack_submission(submission, prediction / "ingested_program")
-            job = _run_job("prediction", prediction, prediction / "program", limit, logs, mode, confine_programs)
-            result.jobs.append(job)
-            if job.process.timed_out:
-                result.error = job.describe_failure()
-                return result
-            if job.process.exit_code != 0:
-                # Codabench goes on to scoring, which must notice what is missing; we say so.
-                result.warnings.append(job.describe_failure())
-            if (prediction / "output" / RESERVED_OUTPUT).exists():
-                result.error = "the ingestion program wrote output/metadata, a name Codabench's worker reserves"
-                return result
-            results_dir.parent.mkdir(parents=True, exist_ok=True)
-            copy_out(prediction / "output", results_dir, label="the prediction output", max_entries=OUTPUT_ENTRIES)
-        else:
-            log("results submission: scored as submitted")
-            _unpack_submission(submission, results_dir)
-
-        log(f"scoring job: time limit {limit:g} s")
-        bundle.extract_dataset(task["scoring_program"], scoring / "program")
-        (scoring / "input" / "ref").mkdir(parents=True, exist_ok=True)
-        if task.get("reference_data"):
-            bundle.extract_dataset(task["reference_data"], scoring / "input" / "ref")
-        job = _run_job("scoring", scoring, scoring / "program", limit, logs, mode, confine_programs)
-        result.jobs.append(job)
-        output = scoring / "output"
-        if (output / "detailed_results.html").is_file():
-            result.detailed_results = output / "detailed_results.html"
-        if not job.process.ok:
-            result.error = job.describe_failure()
-            return result
-        if (output / RESERVED_OUTPUT).exists():
-            result.error = "the scoring program wrote output/metadata, a name Codabench's worker reserves"
-            return result
-        if not (output / "scores.json").is_file():
-            result.error = "the scoring program exited cleanly but wrote no scores.json (Codabench: 'Could not find scores file')"
-            return result
-        result.scores = read_scores(output / "scores.json")
+        if _prediction(bundle, task, submission, root, context, result):
+            _scoring(bundle, task, root, context, result)
     except (UnsafeArchiveError, WorkerError, SubmissionError) as error:
         result.error = str(error)
     return result
+
+
+def _prediction(bundle: Bundle, task: dict, submission: Path, root: Path, context: JobContext,
+                result: RunResult) -> bool:
+    """The prediction job (or a results submission laid out for scoring); False when the run ends here."""
+    prediction, results_dir = root / "prediction", root / "scoring" / "input" / "res"
+    if not task.get("ingestion_program"):
+        context.log("results submission: scored as submitted")
+        _unpack_submission(submission, results_dir)
+        return True
+    context.log(f"prediction job: ingestion program, time limit {context.time_limit:g} s")
+    bundle.extract_dataset(task["ingestion_program"], prediction / "program")
+    if task.get("input_data"):
+        bundle.extract_dataset(task["input_data"], prediction / "input_data")
+    _unpack_submission(submission, prediction / "ingested_program")
+    job = _run_job("prediction", prediction, prediction / "program", context)
+    result.jobs.append(job)
+    if job.process.timed_out:
+        result.error = job.describe_failure()
+        return False
+    if job.process.exit_code != 0:
+        # Codabench goes on to scoring, which must notice what is missing; we say so.
+        result.warnings.append(job.describe_failure())
+    if (prediction / "output" / RESERVED_OUTPUT).exists():
+        result.error = "the ingestion program wrote output/metadata, a name Codabench's worker reserves"
+        return False
+    results_dir.parent.mkdir(parents=True, exist_ok=True)
+    copy_out(prediction / "output", results_dir, label="the prediction output", max_entries=OUTPUT_ENTRIES)
+    return True
+
+
+def _scoring(bundle: Bundle, task: dict, root: Path, context: JobContext, result: RunResult) -> None:
+    """The scoring job, once the answers are unpacked (only now: nothing of the participant runs any more)."""
+    scoring = root / "scoring"
+    context.log(f"scoring job: time limit {context.time_limit:g} s")
+    bundle.extract_dataset(task["scoring_program"], scoring / "program")
+    (scoring / "input" / "ref").mkdir(parents=True, exist_ok=True)
+    if task.get("reference_data"):
+        bundle.extract_dataset(task["reference_data"], scoring / "input" / "ref")
+    job = _run_job("scoring", scoring, scoring / "program", context)
+    result.jobs.append(job)
+    output = scoring / "output"
+    if (output / "detailed_results.html").is_file():
+        result.detailed_results = output / "detailed_results.html"
+    if not job.process.ok:
+        result.error = job.describe_failure()
+    elif (output / RESERVED_OUTPUT).exists():
+        result.error = "the scoring program wrote output/metadata, a name Codabench's worker reserves"
+    elif not (output / "scores.json").is_file():
+        result.error = "the scoring program exited cleanly but wrote no scores.json (Codabench: 'Could not find scores file')"
+    else:
+        result.scores = read_scores(output / "scores.json")
 
 
 def placement(score: float, info: dict) -> str | None:

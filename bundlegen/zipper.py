@@ -65,3 +65,25 @@ class DeterministicZip:
         buffer = io.BytesIO()
         self.write(buffer)
         return buffer.getvalue()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for a moment, under other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def human_size(size: int) -> str:
+    """112 KB, 63.5 MB, 1.2 GB: never "0.0 MB" for a small bundle."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 999_500:
+        return f"{size / 1e3:.0f} KB"
+    if size < 999_950_000:
+        return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e9:.1f} GB"

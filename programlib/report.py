@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from typing import Any, Sequence
 
 STYLE = """
@@ -20,6 +21,8 @@ pre{background:#f6f7fa;border:1px solid #dde;padding:.7em;overflow-x:auto;max-he
 
 
 def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):  # a missing value, not Python's "None"
+        return '<td class="num">-</td>'
     if isinstance(value, float):
         return f'<td class="num">{value:.4f}</td>'
     if isinstance(value, int) and not isinstance(value, bool):

@@ -26,9 +26,12 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from bundlegen.definition import DefinitionError, load_task
 from bundlegen.project import Project
@@ -40,6 +43,7 @@ from .store import Store
 from .summary import run_summary
 
 DEFAULT_MAX_UPLOAD_MB = 512
+DOCS_ASSETS = "/docs-assets"
 UPLOAD_MAX_ENTRIES = 20_000
 UPLOAD_MAX_UNPACKED = 4 * 1024**3
 METRICS_MAX_BYTES = 64 * 1024**2  # per file of the metrics zip
@@ -118,7 +122,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduler.stop()
         lock.close()
 
-    app = FastAPI(title="MLE bundles benchmark server", lifespan=lifespan)
+    app = FastAPI(title="MLE bundles benchmark server", lifespan=lifespan, docs_url=None)
+    # /docs from Swagger UI's files installed with the server (swagger-ui-bundle), not a CDN: it works offline
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError):
@@ -361,9 +374,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def progress(run: dict) -> dict:
+    """done: the tasks that really finished (completed or failed); interrupted and cancelled ones are counted apart
+    (a run interrupted with 2 of 7 tasks finished said done 7)."""
     statuses = [task["status"] for task in run["tasks"]]
-    return {"total": len(statuses), "done": sum(s not in ("queued", "running") for s in statuses),
-            "running": statuses.count("running")}
+    return {"total": len(statuses), "done": statuses.count("completed") + statuses.count("failed"),
+            "running": statuses.count("running"), "interrupted": statuses.count("interrupted"),
+            "cancelled": statuses.count("cancelled")}
 
 
 def open_artifact(task_dir: Path, name: str) -> int | None:

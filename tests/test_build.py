@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import stat
 import subprocess
 import sys
 import zipfile
@@ -12,6 +15,7 @@ import yaml
 
 from bundlegen.build import build_bundle
 from bundlegen.definition import load_all, load_task
+from bundlegen.zipper import human_size
 from conftest import ROOT, TASK_IDS, build_copy, copy_project, quiet, run_cli
 
 
@@ -172,3 +176,32 @@ def test_data_as_separate_datasets_referenced_by_key(tmp_path):
     ran = run_cli("run", bundle, "--submission", ROOT / "starting_kits" / "tabular-baseline" / "solution",
                   "--datasets", datasets)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_bundle_zip_is_an_ordinary_file_and_its_size_is_human(tmp_path, umask):
+    """Issue 12: the bundle came out 0600 (tempfile.mkstemp) and small bundles printed as "(0.0 MB)"."""
+    result = subprocess.run([sys.executable, str(ROOT / "build_bundle.py"), "build", "tabular-baseline", "--scale",
+                             "tiny", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            preexec_fn=lambda: os.umask(umask))
+    assert result.returncode == 0, result.stderr
+    target = tmp_path / "tabular-baseline.zip"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert "0.0 MB" not in result.stdout
+    assert f"wrote {target} ({human_size(target.stat().st_size)})" in result.stdout
+
+
+def test_human_size():
+    assert [human_size(n) for n in (0, 999, 1000, 112_000, 999_499, 999_500, 63_500_000, 2_100_000_000)] == [
+        "0 B", "999 B", "1 KB", "112 KB", "999 KB", "1.0 MB", "63.5 MB", "2.1 GB"]
+
+
+@pytest.mark.parametrize("kit", sorted(p.name for p in (ROOT / "starting_kits").iterdir() if p.is_dir()))
+def test_starting_kit_readme_uses_only_what_a_participant_has(kit):
+    """Issue 12: the kits told participants to run build_bundle.py on a bundle zip they never receive."""
+    readme = (ROOT / "starting_kits" / kit / "README.md").read_text()
+    assert "build_bundle" not in readme and "dist/" not in readme
+    kit_dir = ROOT / "starting_kits" / kit
+    for script in re.findall(r"^python3 (\S+\.py)\b", readme, flags=re.M):  # the programs it runs are in the kit
+        assert ((kit_dir / "sample_submission" / script).is_file() or (kit_dir / script).is_file()
+                or script.startswith("path/to/public_data/")), script

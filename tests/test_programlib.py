@@ -16,7 +16,7 @@ from programlib.archive import UnsafeArchiveError, safe_extract
 from programlib.runner import run_process
 from programlib.scoring import Scored, check_scores, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
-from conftest import processes_with
+from conftest import ROOT, load_module, processes_with
 
 
 def table(tmp_path: Path, text: str | bytes, columns=("id", "target")):
@@ -136,3 +136,24 @@ def test_not_a_zip_and_size_limit(tmp_path):
     big = zip_with(tmp_path / "big.zip", "zeros.bin", bytes(10_000))
     with pytest.raises(UnsafeArchiveError, match="more than the limit"):
         safe_extract(big, tmp_path / "t", max_total_bytes=1000)
+
+
+def test_a_missing_value_is_a_dash_not_python_none():
+    """Issue 12: detailed results showed Python's `None` for a missing value."""
+    from programlib.report import Report
+    report = Report("t")
+    report.table(["metric", "value"], [["rmse", None], ["mae", float("nan")], ["r2", 0.5], ["n", 3]])
+    page = report.render()
+    assert "None" not in page and "nan" not in page
+    assert page.count('<td class="num">-</td>') == 2 and '<td class="num">0.5000</td>' in page
+    for name in ("churn_spec", "eda_notebook"):
+        scoring = load_module(f"{name}_scoring_for_test", ROOT / "scoring_programs" / name / "scoring.py")
+        assert scoring.describe(None) == "-" and scoring.describe(True) == "yes"
+
+
+def test_scores_print_with_6_significant_digits_and_no_float_noise():
+    from build_bundle import format_score
+    assert format_score(0.9999999999999999) == "1"
+    assert format_score(0.123456789) == "0.123457"
+    assert format_score(12345678.9) == "1.23457e+07"
+    assert format_score(3) == "3" and format_score(None) == "-" and format_score("text") == "text"

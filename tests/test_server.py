@@ -112,7 +112,7 @@ def test_a_run_of_two_tiny_tasks_with_the_reference_solution(client, tmp_path):
         assert "baseline.py" in archive.namelist()
     assert "tabular-baseline/logs/submission_stdout.txt" in client.list_artifacts(run_id)
     runs = client.list_runs()
-    assert runs[0]["run_id"] == run_id and runs[0]["progress"] == {"total": 2, "done": 2, "running": 0}
+    assert runs[0]["run_id"] == run_id and runs[0]["progress"] == {"total": 2, "done": 2, "running": 0, "interrupted": 0, "cancelled": 0}
 
 
 def test_sample_and_uploaded_submissions(client, tmp_path):
@@ -308,6 +308,11 @@ def test_the_readme_demo_works_as_written(tmp_path):
     command, script = readme_demo()
     port = free_port()
     assert command[0] == ".venv/bin/python" and "--port" in command and "8000" in script
+    # issue 12: the demo wrote metrics/ into the repository; it writes under /tmp (redirected here to tmp_path)
+    assert 'download_metrics(run_id, f"/tmp/mleb-metrics/{run_id}")' in script
+    script = script.replace("/tmp/mleb-metrics", str(tmp_path / "metrics"))
+    ignored = subprocess.run(["git", "check-ignore", "-q", "metrics/summary.json"], cwd=ROOT)
+    assert ignored.returncode == 0  # and a metrics/ folder made there anyway stays out of git
     command = [sys.executable] + command[1:]
     command[command.index("--port") + 1] = str(port)
     command[command.index("--runs-dir") + 1] = str(tmp_path / "runs")
@@ -329,7 +334,57 @@ def test_the_readme_demo_works_as_written(tmp_path):
                 if line.strip() and not line.startswith("#")]
         printed = [line.split() for line in done.stdout.splitlines()]
         assert [row[0] for row in printed] == lite and all(row[1] == "completed" for row in printed)
-        assert (tmp_path / "metrics" / "summary.json").is_file()
+        assert [p.parent.parent for p in tmp_path.glob("metrics/*/summary.json")] == [tmp_path / "metrics"]
+        assert not (tmp_path / "metrics" / "summary.json").exists() and not (ROOT / "metrics").exists()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def test_a_second_server_on_the_same_runs_folder_fails_in_one_line(server):
+    """Issue 12: the refusal came as a 14-line traceback from uvicorn's lifespan."""
+    second = subprocess.run([sys.executable, str(ROOT / "build_bundle.py"), "serve", "--runs-dir",
+                             str(server.runs_dir), "--port", "0"], cwd=ROOT, env=server.env, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stdout + second.stderr and second.stdout == ""
+    assert second.stderr.splitlines() == [f"another server uses {server.runs_dir.resolve()} (its server.lock is held); "
+                                          f"stop it or choose another --runs-dir"]
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200  # the first one is untouched
+
+
+def test_progress_counts_only_tasks_that_really_finished(tmp_path):
+    """Issue 12: a run interrupted with 2 of 7 tasks finished reported done 7."""
+    from server.app import progress
+    from server.store import Store
+
+    store = Store(tmp_path / "state.sqlite")
+    tasks = [f"t{i}" for i in range(7)]
+    store.add_run("r1", {"competitions": tasks}, tasks)
+    store.finish_task("r1", "t0", "completed", {"valid": True})
+    store.finish_task("r1", "t1", "failed", {"valid": False})
+    store.start_task("r1", "t2")
+    assert progress(store.run("r1")) == {"total": 7, "done": 2, "running": 1, "interrupted": 0, "cancelled": 0}
+    assert store.mark_interrupted() == ["r1"]  # what a restarted server does with a previous server's runs
+    assert progress(store.run("r1")) == {"total": 7, "done": 2, "running": 0, "interrupted": 5, "cancelled": 0}
+
+    store.add_run("r2", {"competitions": tasks[:3]}, tasks[:3])
+    store.finish_task("r2", "t0", "completed", {"valid": True})
+    store.set_unfinished_tasks("r2", "cancelled")  # what cancelling a run does with its queued tasks
+    assert progress(store.run("r2")) == {"total": 3, "done": 1, "running": 0, "interrupted": 0, "cancelled": 2}
+
+
+def test_docs_are_served_offline_from_local_assets(server):
+    """Issue 12: /docs was blank offline (Swagger UI came from a CDN)."""
+    import re
+
+    page = httpx.get(f"{server.url}/docs", timeout=10)
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+    assert {"/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css", "/openapi.json"} <= set(urls)
+    assert "//" not in page.text.replace("://127.0.0.1", "")  # no other host: every URL is local
+    for url in urls:
+        response = httpx.get(f"{server.url}{url}", timeout=10)
+        assert response.status_code == 200, url
+        assert response.content, url
+    assert "SwaggerUIBundle" in httpx.get(f"{server.url}/docs-assets/swagger-ui-bundle.js", timeout=10).text

@@ -114,7 +114,8 @@ def test_twenty_mixed_runs_at_once_all_end_right_within_the_pool(server, tmp_pat
             else:
                 assert "Execution Time Limit exceeded" in task["error"] and "after 3 s" in task["error"], task
         listed = {run["run_id"]: run for run in sdk.list_runs()}
-        assert all(listed[run_id]["progress"] == {"total": 1, "done": 1, "running": 0} for run_id in run_ids)
+        assert all(listed[run_id]["progress"] == {"total": 1, "done": 1, "running": 0, "interrupted": 0,
+                                                  "cancelled": 0} for run_id in run_ids)
         health = sdk.health()
     assert (health["running"], health["queued"], health["unsaved"]) == (0, 0, 0)
     assert most_at_once([t for run in finished for t in run["tasks"]]) == server.workers

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pandas as pd
 import pytest
 
+from bundlegen.definition import load_all
 from bundlegen.validate import validate_bundle
 from conftest import TASK_IDS, edit_inner_zip, quiet, read_inner, rewrite_bundle, run_cli
 
@@ -31,12 +33,28 @@ WORKFLOW_TASKS = [t for t in TASK_IDS if t not in ("imet-2020-fgvc7", "physionet
                                                     "tabular-baseline")]
 
 
+# How far the solution's primary score at the tiny scale may be from thresholds.reference (measured at the default
+# scale): a rubric task scores exactly its reference, a metric on data (an RMSE, an AUC) moves a little with the data.
+REFERENCE_TOLERANCE = 0.05
+
+
 @pytest.mark.parametrize("task_id", WORKFLOW_TASKS)
-def test_every_workflow_bundle_validates_and_its_solution_gets_full_marks(tiny_bundle, task_id):
+def test_every_workflow_bundle_validates_and_its_solution_reaches_its_reference(tiny_bundle, task_id):
+    """Keyed on each task's own primary column and thresholds, not on a `score` key scoring 1.0 (issue 12)."""
+    task = load_all()[task_id]
     report = validate_bundle(tiny_bundle(task_id), log=quiet)
     assert report.ok, report.problems
     [(_, run)] = report.solution_runs
-    assert run.scores["score"] == pytest.approx(1.0)
+    primary = task.model.leaderboard.primary
+    assert {c.key for c in task.model.leaderboard.columns} <= set(run.scores)  # every leaderboard column is written
+    value = run.scores[primary]
+    assert isinstance(value, (int, float)) and math.isfinite(value), value
+    thresholds = task.model.thresholds
+    assert thresholds is not None and thresholds.reference is not None, "a task needs its reference threshold"
+    assert value == pytest.approx(thresholds.reference, rel=REFERENCE_TOLERANCE, abs=1e-9)
+    if thresholds.trivial is not None:  # and the solution beats the trivial baseline, whichever way is better
+        better = value > thresholds.trivial if task.primary_column.sorting == "desc" else value < thresholds.trivial
+        assert better, (value, thresholds.trivial)
 
 
 def test_missing_file(bundle, tmp_path):
@@ -175,6 +193,19 @@ def test_cli_prints_every_problem_and_exits_1(bundle, tmp_path):
     assert "broken.zip: 2 problem(s)" in result.stdout
     assert "terms: required (a non-empty UTF-8 file)" in result.stdout
     assert "phases[1].tasks[0]: task 3 is not defined in tasks" in result.stdout
+
+
+def test_a_file_that_is_not_a_zip_is_named_once(bundle, tmp_path):
+    """Issue 12: "notzip.zip: notzip.zip: not a valid zip file" (validate), and the same for a run's submission."""
+    notzip = tmp_path / "notzip.zip"
+    notzip.write_text("hello\n")
+    result = run_cli("validate", notzip)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1:] == ["  notzip.zip: not a valid zip file (File is not a zip file)"]
+    result = run_cli("run", bundle, "--submission", notzip, "--workdir", tmp_path / "run", "--no-sandbox")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "notzip.zip: not a valid zip file" in output and "notzip.zip: notzip.zip" not in output
 
 
 

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,18 @@ def test_placement_among_thresholds():
     assert placement(0.2, lower) == "bronze medal"
     assert placement(0.2, dict(info, scale="tiny")).endswith("[thresholds were measured at scale 'small'; this bundle is 'tiny']")
     assert placement(0.2, {"thresholds": {}}) is None
+
+
+def test_run_prints_the_work_folder_first_then_a_heartbeat_with_the_last_output(tiny_bundle, tmp_path, monkeypatch):
+    import bundlegen.worker as worker
+
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.2)
+    script = "import time\nprint('hello-from-participant', flush=True)\ntime.sleep(3)\n"
+    said: list[str] = []
+    submission = write_zip(tmp_path / "slow.zip", {"baseline.py": script})
+    worker.run_submission(tiny_bundle("tabular-baseline"), submission, log=said.append)
+    assert said[0].startswith("work folder: ")
+    root = Path(said[0].removeprefix("work folder: "))
+    assert root.parent.name == "codabench-runs" and root.name.startswith("tabular-baseline-phase0-")
+    beats = [line for line in said if line.strip().startswith("prediction job: ") and " s of " in line]
+    assert any("last output: hello-from-participant" in line for line in beats), said

@@ -3,11 +3,17 @@
 Synthetic by default: customer records whose churn label depends non-linearly on the features
 (thresholds, an interaction, a ratio), with missing values and categorical columns, so a tuned
 tree model beats a plain logistic regression, which beats a constant. With --raw-data DIR, DIR
-holds `train.csv` with a binary `target` column (any other columns are features; an `id` column
-is made if missing), split into train/test like MLE-bench (stratified, random_state = seed).
+holds `train.csv` with a `target` column of exactly two distinct labels (any other columns are
+features; an `id` column is made if missing), split into train/test like MLE-bench (stratified,
+random_state = seed). The labels are mapped to 0/1 in sorted order (numbers by value, otherwise as
+text: "benign" → 0, "malignant" → 1); anything else is refused with the labels found.
+
+prepare() also writes facts.json next to public/ and private/: the columns, their types, the row
+counts, the label mapping and the class balance of what it wrote, which the pages are rendered from.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -79,13 +85,64 @@ def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
         frame = synthetic_customers(n_train + n_test, rng)
         frame.insert(0, "id", [f"c{number:07d}" for number in rng.choice(10**7, size=len(frame), replace=False)])
         train, test = frame.iloc[:n_train], frame.iloc[n_train:]
+        labels = {"0": 0, "1": 1}
     else:
-        frame = pd.read_csv(raw_dir / "train.csv")
+        source = raw_dir / "train.csv"
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: not found (the raw folder must hold train.csv with a "
+                                    f"'{TARGET}' column)")
+        frame = pd.read_csv(source)
         if TARGET not in frame.columns:
-            raise ValueError(f"{raw_dir / 'train.csv'}: no '{TARGET}' column")
+            raise ValueError(f"{source}: no '{TARGET}' column (columns: {', '.join(map(str, frame.columns))})")
+        frame[TARGET], labels = binary_target(frame[TARGET], source)
         if "id" not in frame.columns:
             frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
         if scale != "full" and len(frame) > n_train + n_test:
             frame = frame.sample(n=n_train + n_test, random_state=seed)
         train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
-    write_split(train.reset_index(drop=True), test.reset_index(drop=True), out_dir)
+    train, test = train.reset_index(drop=True), test.reset_index(drop=True)
+    write_split(train, test, out_dir)
+    facts = data_facts(train, test, labels, "synthetic" if raw_dir is None else "raw")
+    (out_dir / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
+
+
+def sort_key(label) -> tuple:
+    """Numbers by value (2 before 10), then everything else as text: a deterministic order of the labels."""
+    try:
+        return (0, float(label), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))
+
+
+def binary_target(column: pd.Series, source: Path) -> tuple[pd.Series, dict[str, int]]:
+    """The target as 0/1 and the mapping {label: 0 or 1}; a ValueError naming the file, the column and the
+    labels found for anything but exactly two distinct labels, or a missing label."""
+    missing = column.isna().to_numpy().nonzero()[0]
+    if len(missing):
+        lines = ", ".join(str(row + 2) for row in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(f"{source}: column '{TARGET}': {len(missing)} row(s) without a label "
+                         f"(line {lines}; line 1 is the header)")
+    found = sorted(column.unique().tolist(), key=sort_key)
+    if len(found) != 2:
+        shown = ", ".join(repr(label) for label in found[:10]) + (f", ... ({len(found)} in all)" if len(found) > 10 else "")
+        raise ValueError(f"{source}: column '{TARGET}' must hold exactly two distinct labels (a binary task), "
+                         f"found {len(found)}: {shown}")
+    mapping = {label: value for value, label in enumerate(found)}
+    return column.map(mapping).astype(int), {str(label): value for label, value in mapping.items()}
+
+
+def data_facts(train: pd.DataFrame, test: pd.DataFrame, labels: dict[str, int], source: str) -> dict:
+    """What the pages say about the data: exactly what was written."""
+    columns = []
+    for name in train.columns:
+        if name == TARGET:
+            continue
+        kind = "numeric" if pd.api.types.is_numeric_dtype(train[name]) else "categorical text"
+        missing = int(train[name].isna().sum() + (test[name].isna().sum() if name in test else 0))
+        columns.append({"name": str(name), "type": kind, "missing": missing, "is_id": name == "id"})
+    positives = int(train[TARGET].sum())
+    return {"source": source, "target": TARGET, "n_train": len(train), "n_test": len(test),
+            "columns": columns, "features": [c["name"] for c in columns if not c["is_id"]],
+            "labels": [{"label": label, "value": value} for label, value in sorted(labels.items(), key=lambda i: i[1])],
+            "train_balance": {"0": len(train) - positives, "1": positives,
+                              "share_1": round(positives / len(train), 4) if len(train) else 0.0}}

@@ -38,6 +38,8 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
 
 
 def describe(value) -> str:
+    if value is None:  # a check that could not be made: not Python's "None"
+        return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
