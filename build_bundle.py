@@ -19,10 +19,21 @@ import click
 from bundlegen.build import build_bundle
 from bundlegen.data import PrepareError
 from bundlegen.datasets import DataKeysError
+from bundlegen.render import RenderError
 from bundlegen.definition import SCALES, DefinitionError, load_all
 from bundlegen.validate import validate_bundle
 from bundlegen.worker import RunResult, WorkerError, placement, run_submission
 from programlib.safe_yaml import YamlError
+
+
+# What building a task can fail with, each a message naming the file: never a traceback for the user.
+BUILD_ERRORS = (DefinitionError, PrepareError, DataKeysError, YamlError, RenderError, OSError)
+
+
+def build_error(error: Exception) -> str:
+    if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+        return f"cannot write the bundle: {error}"
+    return str(error)
 
 
 def fail(message: str) -> None:
@@ -92,8 +103,8 @@ def build(tasks, build_all, scale, seed, raw_data, out, data_keys) -> None:
     for task_id in known if build_all else tasks:
         try:
             build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data, data_keys=data_keys)
-        except (DefinitionError, PrepareError, DataKeysError, YamlError) as error:
-            fail(str(error))
+        except BUILD_ERRORS as error:
+            fail(build_error(error))
 
 
 def print_problems(report) -> None:
@@ -204,7 +215,13 @@ def all_bundles(scale, out, no_sandbox) -> None:
     rows, failed = [], 0
     for task_id, task in load_tasks().items():
         started = time.monotonic()
-        path = build_bundle(task, out, scale_name=scale)
+        try:
+            path = build_bundle(task, out, scale_name=scale)
+        except BUILD_ERRORS as error:
+            click.secho(f"  {task_id}: {build_error(error)}", fg="red")
+            rows.append((task_id, task.scale(scale).name, "build failed", "-", time.monotonic() - started, ""))
+            failed += 1
+            continue
         report = validate_bundle(path, log=lambda m: click.echo(f"  {m}"), sandbox=not no_sandbox)
         print_problems(report)
         scores = report.solution_runs[0][1].scores if report.solution_runs and report.solution_runs[0][1].ok else None

@@ -20,12 +20,11 @@ from programlib.transfer import read_regular
 
 from .build import MAX_BUNDLE_BYTES
 from .datasets import is_dataset_key
+from .definition import SUBMISSION_RULES
 from .leaks import find_leaks
 from .worker import RunResult, WorkerError, run_submission
 
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF"}
-SUBMISSION_RULES = {"Add", "Add_And_Delete", "Add_And_Delete_Multiple", "Force_Last", "Force_Latest_Multiple",
-                    "Force_Best"}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$")
 TASK_FILES = ("scoring_program", "ingestion_program", "input_data", "reference_data")

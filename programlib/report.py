@@ -30,6 +30,17 @@ def _cell(value: Any) -> str:
     return f"<td>{html.escape(str(value))}</td>"
 
 
+def describe(value: Any) -> str:
+    """A check's finding as a table cell's text: yes/no, a list joined, "-" for a check that could not be made."""
+    if value is None:  # a check that could not be made: not Python's "None"
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
 class Report:
     def __init__(self, title: str):
         self.title = title

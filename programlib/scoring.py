@@ -28,6 +28,11 @@ class Scored:
     report: Report = field(default_factory=lambda: Report("Detailed results"))
 
 
+def overall(items: dict[str, float], weights: dict[str, float]) -> float:
+    """The weighted sum of a rubric's items: every key of `weights` must be in `items`."""
+    return sum(weight * items[key] for key, weight in weights.items())
+
+
 def resolve_dirs(argv: list[str]) -> tuple[Path, Path]:
     if len(argv) > 2:
         raise SystemExit("usage: scoring.py [INPUT_DIR] [OUTPUT_DIR]")

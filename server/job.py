@@ -8,7 +8,6 @@ nothing else down, and its whole process tree can be killed.
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -28,12 +27,11 @@ from programlib.archive import UnsafeArchiveError, safe_extract
 from programlib.errors import SubmissionError
 from programlib.transfer import copy_file_out
 
+from .disk import DISK_FULL, FREED, disk_full, free_space, why
+
 NO_SANDBOX_VARIABLE = "MLEB_NO_SANDBOX"  # set by `serve --no-sandbox`: participant code runs without isolation
 RESULT = "result.json"
 SPEC = "job.json"
-LOW_SPACE = 1024**2  # bytes free below which the disk of the runs folder counts as full
-DISK_FULL = "the disk of the runs folder is full (No space left on device, ENOSPC): the task could not be graded"
-FREED = "its run files were deleted to free space, its logs kept"
 
 
 def log(message: str) -> None:
@@ -41,42 +39,6 @@ def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
     except OSError:  # job.log is on a full disk: the line is lost, the job goes on to write its result
         pass
-
-
-def disk_full(path: Path, error: BaseException | None = None) -> bool:
-    """Whether the disk holding `path` is full: `error` says so, or the free space does (SQLite may call
-    it a 'disk I/O error'; shutil.Error carries its files' errors as text, without an errno)."""
-    if error is not None and (getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
-            words in str(error) for words in ("No space left on device", "Disk quota exceeded", "disk is full"))):
-        return True
-    try:
-        return shutil.disk_usage(path).free < LOW_SPACE
-    except OSError:
-        return False
-
-
-def why(error: BaseException) -> str:
-    """An error in a few words: shutil.Error (copytree) lists every file's error; the first one says it."""
-    if isinstance(error, shutil.Error) and error.args and isinstance(error.args[0], list) and error.args[0]:
-        return str(error.args[0][0][-1])
-    return str(error)
-
-
-def free_space(task_dir: Path) -> None:
-    """The disk is full: delete the task's run files, keeping its logs (the rest deleted first, so there
-    is room to copy them to the top of the task folder)."""
-    run_dir = task_dir / "run"
-    keep = set(artifact_sources(run_dir))
-    for path in sorted(run_dir.rglob("*"), reverse=True) if run_dir.is_dir() else []:
-        if path not in keep and (path.is_symlink() or not path.is_dir()):
-            with contextlib.suppress(OSError):
-                path.unlink()
-    try:
-        collect_artifacts(run_dir, task_dir)
-    except OSError:
-        pass  # still no room: the logs are lost, the space is freed all the same
-    shutil.rmtree(run_dir, ignore_errors=True)
-    shutil.rmtree(task_dir / "work", ignore_errors=True)
 
 
 def sample_submission(bundle: Bundle, target: Path) -> Path:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from programlib.runner import run_process
 
-from .job import DISK_FULL, FREED, RESULT, SPEC, disk_full, free_space, why
+from .disk import DISK_FULL, FREED, disk_full, free_space, why
+from .job import RESULT, SPEC
 from .store import Store
 
 CODE_ROOT = Path(__file__).resolve().parents[1]  # where bundlegen/, programlib/ and server/ live

@@ -205,3 +205,19 @@ def test_starting_kit_readme_uses_only_what_a_participant_has(kit):
     for script in re.findall(r"^python3 (\S+\.py)\b", readme, flags=re.M):  # the programs it runs are in the kit
         assert ((kit_dir / "sample_submission" / script).is_file() or (kit_dir / script).is_file()
                 or script.startswith("path/to/public_data/")), script
+
+
+@pytest.mark.parametrize("broken", ["{% if %}", "{{ no_such_fact.at_all }}"])
+def test_a_bad_page_template_is_a_clear_error_naming_the_page(tmp_path, cache_dir, broken):
+    """The CLI turns it into one line and exit 1 (build_bundle.BUILD_ERRORS), never a traceback."""
+    from bundlegen.render import RenderError
+    from build_bundle import BUILD_ERRORS, build_error
+
+    project = copy_project(tmp_path / "project")
+    page = project.bundles_dir / "tabular-baseline" / "pages" / "evaluation.md"
+    page.write_text("# Evaluation\n\nfine\n" + broken + "\n")
+    with pytest.raises(RenderError) as raised:
+        build_copy(project, "tabular-baseline", tmp_path / "dist", cache_dir)
+    assert isinstance(raised.value, BUILD_ERRORS)
+    message = build_error(raised.value)
+    assert message.startswith(str(page)) and "line 4" in message and "\n" not in message.strip()

@@ -185,5 +185,5 @@ def test_report_item(checks, tmp_path, markdown, expected):
 
 def test_scoring_weights_sum_to_one():
     scoring = load_module("eval_metrics_report_scoring", ROOT / "scoring_programs" / "eval_metrics_report" / "scoring.py")
-    assert scoring.overall({key: 1.0 for key in scoring.WEIGHTS}) == pytest.approx(1.0)
+    assert scoring.overall({key: 1.0 for key in scoring.WEIGHTS}, scoring.WEIGHTS) == pytest.approx(1.0)
     assert json.loads(json.dumps(scoring.WEIGHTS)) == scoring.WEIGHTS

@@ -10,6 +10,7 @@ import pytest
 
 from bundlegen.worker import Bundle, run_submission
 from conftest import ROOT, build_copy, copy_project, edit_definition, load_module, quiet, write_zip
+from programlib.scoring import overall
 
 TASK = "feature-engineering"
 KIT = ROOT / "starting_kits" / TASK
@@ -181,4 +182,4 @@ def test_reproducible_item_and_scaled_items(rubric):
     assert rubric.improvement_item(0.76, 0.72)[0] == pytest.approx(0.5)
     assert rubric.improvement_item(0.70, 0.72)[0] == 0
     assert rubric.test_auc_item(0.5, 0.9)[0] == 0 and rubric.test_auc_item(0.86, 0.9)[0] == 1
-    assert rubric.overall(dict.fromkeys(rubric.WEIGHTS, 1.0)) == pytest.approx(1)
+    assert overall(dict.fromkeys(rubric.WEIGHTS, 1.0), rubric.WEIGHTS) == pytest.approx(1)

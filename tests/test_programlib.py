@@ -157,3 +157,38 @@ def test_scores_print_with_6_significant_digits_and_no_float_noise():
     assert format_score(0.123456789) == "0.123457"
     assert format_score(12345678.9) == "1.23457e+07"
     assert format_score(3) == "3" and format_score(None) == "-" and format_score("text") == "text"
+
+
+def test_overall_is_the_weighted_sum_of_the_weights_keys():
+    """Issue 12: one overall() for every rubric, in place of seven copies."""
+    from programlib.scoring import overall
+    weights = {"a": 0.25, "b": 0.75}
+    assert overall({"a": 1.0, "b": 1.0}, weights) == pytest.approx(1.0)
+    assert overall({"a": 1.0, "b": 0.0, "ignored": 5.0}, weights) == pytest.approx(0.25)
+    with pytest.raises(KeyError):
+        overall({"a": 1.0}, weights)
+
+
+def test_describe_writes_a_check_as_words():
+    from programlib.report import describe
+    assert describe(None) == "-" and describe(True) == "yes" and describe(False) == "no"
+    assert describe([1, "x"]) == "1, x" and describe([]) == "none" and describe(0.5) == "0.5" and describe("a") == "a"
+
+
+def test_is_finite_number_takes_ints_and_floats_only():
+    from programlib.checks import is_finite_number
+    assert is_finite_number(0) and is_finite_number(-2.5) and is_finite_number(10**300)
+    for value in (True, False, None, "1", [1], float("nan"), float("inf"), -float("inf"), 10**400):
+        assert not is_finite_number(value), value
+
+
+def test_read_json_turns_a_bad_file_into_the_participants_error(tmp_path):
+    from programlib.checks import read_json
+    path = tmp_path / "metrics.json"
+    path.write_text('{"a": [1, 2.5]}', encoding="utf-8")
+    assert read_json(path) == {"a": [1, 2.5]}
+    for content, kind in ((b"{not json", "JSONDecodeError"), (b'{"a": "\xff"}', "UnicodeDecodeError"),
+                          (b"1" * 5000, "ValueError"), (b"[" * 100000 + b"]" * 100000, "RecursionError")):
+        path.write_bytes(content)
+        with pytest.raises(SubmissionError, match=rf"^metrics\.json is not valid JSON: {kind}: "):
+            read_json(path)

@@ -73,8 +73,10 @@ def test_readme_snippet_item(scorer, readme, expected):
 
 
 def test_overall_weights(scorer):
-    assert scorer.overall({"roc_auc": 1, "accuracy": 1, "cv_metrics": 1, "readme_snippet": 1}) == pytest.approx(1)
-    assert scorer.overall({"roc_auc": 0.5, "accuracy": 0.5, "cv_metrics": 0, "readme_snippet": 0}) == pytest.approx(0.4)
+    assert scorer.overall({"roc_auc": 1, "accuracy": 1, "cv_metrics": 1, "readme_snippet": 1},
+                          scorer.WEIGHTS) == pytest.approx(1)
+    assert scorer.overall({"roc_auc": 0.5, "accuracy": 0.5, "cv_metrics": 0, "readme_snippet": 0},
+                          scorer.WEIGHTS) == pytest.approx(0.4)
 
 
 def test_scoring_program_runs_by_hand(tiny_bundle, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from churn_spec_spec import get
+from programlib.scoring import overall
 
 WEIGHTS = {"target": 0.2, "horizon": 0.05, "inputs": 0.2, "metrics": 0.15, "constraints": 0.15,
            "consistency": 0.1, "headings": 0.1, "length": 0.05}
@@ -162,10 +163,6 @@ def length_item(body: str) -> tuple[float, dict]:
     return (1.0 if excess <= 1 else max(0.0, 2.0 - excess)), details
 
 
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())
-
-
 def score_spec(block: dict, body: str, facts: dict) -> tuple[dict[str, float], dict[str, dict]]:
     results = {
         "target": target_item(block, facts), "horizon": horizon_item(block, facts),
@@ -174,4 +171,4 @@ def score_spec(block: dict, body: str, facts: dict) -> tuple[dict[str, float], d
         "headings": headings_item(body), "length": length_item(body),
     }
     items = {key: float(points) for key, (points, _) in results.items()}
-    return {**items, "score": overall(items)}, {key: details for key, (_, details) in results.items()}
+    return {**items, "score": overall(items, WEIGHTS)}, {key: details for key, (_, details) in results.items()}

@@ -14,7 +14,7 @@ from pathlib import Path
 from churn_spec_rubric import HEADINGS, WEIGHTS, score_spec
 from churn_spec_spec import NAME, parse_spec
 from programlib import SubmissionError
-from programlib.report import Report
+from programlib.report import Report, describe
 from programlib.scoring import Scored, run_scoring
 
 
@@ -35,16 +35,6 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     spec = parse_spec(read_spec_text(result_dir))
     scores, details = score_spec(spec.block, spec.body, facts)
     return Scored(scores, build_report(scores, details))
-
-
-def describe(value) -> str:
-    if value is None:  # a check that could not be made: not Python's "None"
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
-    return str(value)
 
 
 def build_report(scores: dict, details: dict) -> Report:

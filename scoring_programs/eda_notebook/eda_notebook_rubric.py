@@ -10,6 +10,7 @@ import math
 import re
 
 from programlib.notebooks import Notebook, is_image
+from programlib.scoring import overall
 
 WEIGHTS = {"executes": 0.1, "loads_data": 0.1, "basic_stats": 0.15, "missingness": 0.15, "plots": 0.2,
            "problems_named": 0.3}
@@ -145,13 +146,9 @@ def problems_named_item(book: Notebook, facts: dict) -> tuple[float, dict]:
     return sum(found.values()) / len(found), found
 
 
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())
-
-
 def score_notebook(book: Notebook, facts: dict) -> tuple[dict[str, float], dict[str, dict]]:
     results = {"executes": executes_item(book), "loads_data": loads_data_item(book, facts),
                "basic_stats": basic_stats_item(book, facts), "missingness": missingness_item(book, facts),
                "plots": plots_item(book, facts), "problems_named": problems_named_item(book, facts)}
     items = {key: float(points) for key, (points, _) in results.items()}
-    return {**items, "score": overall(items)}, {key: details for key, (_, details) in results.items()}
+    return {**items, "score": overall(items, WEIGHTS)}, {key: details for key, (_, details) in results.items()}

@@ -15,7 +15,7 @@ from pathlib import Path
 from eda_notebook_rubric import WEIGHTS, score_notebook
 from programlib import SubmissionError
 from programlib.notebooks import read_notebook
-from programlib.report import Report
+from programlib.report import Report, describe
 from programlib.results import ingestion_outcome
 from programlib.scoring import Scored, run_scoring
 
@@ -39,16 +39,6 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     scores, details = score_notebook(book, facts)
     scores["duration"] = float(outcome.get("duration") or 0.0)
     return Scored(scores, build_report(scores, details, book))
-
-
-def describe(value) -> str:
-    if value is None:  # a check that could not be made: not Python's "None"
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
-    return str(value)
 
 
 def build_report(scores: dict, details: dict, book) -> Report:

@@ -1,7 +1,6 @@
 """The rubric of the eval-metrics-report task as pure functions over what the participant's program wrote."""
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
@@ -10,6 +9,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from programlib import SubmissionError
+from programlib.checks import is_finite_number
 
 TOLERANCE = 1e-6  # accuracy and ROC AUC in metrics.json against the scorer's own computation
 MIN_MODEL_AUC = 0.65  # the original script's model reaches about 0.85: predictions below are not the model's
@@ -28,16 +28,6 @@ METRIC_FIELDS = ("accuracy", "roc_auc", "confusion_matrix", "threshold")
 
 
 # --- metrics.json ----------------------------------------------------------------------------------
-
-def is_finite_number(value) -> bool:
-    """An int or float (not a bool) that is finite as a float: JSON's 400-digit integers are not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
 
 def _number(document: dict, field: str, low: float, high: float, *, open_interval: bool = False) -> float:
     value = document.get(field)

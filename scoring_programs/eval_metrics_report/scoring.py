@@ -10,7 +10,6 @@ an error that names the file, the line and the field.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,17 +20,14 @@ from sklearn.metrics import roc_curve
 from eval_metrics_report_checks import (MIN_MODEL_AUC, TOLERANCE, metrics_match_item, parse_metrics,
                                         plots_item, predictions_item, report_item, scorer_metrics)
 from programlib import SubmissionError
+from programlib.checks import read_json
 from programlib.report import Report, new_figure
 from programlib.results import ingestion_outcome
-from programlib.scoring import Scored, run_scoring
+from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
 
 ENTRY = "train.py"
 WEIGHTS = {"predictions": 0.1, "metrics_match": 0.4, "plots": 0.25, "report_links": 0.25}
-
-
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())
 
 
 # --- reading what the program wrote ----------------------------------------------------------------
@@ -49,11 +45,7 @@ def read_metrics(output_dir: Path) -> dict | None:
     path = output_dir / "metrics.json"
     if not path.is_file():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, a 5000-digit number, 100000 nested lists
-        raise SubmissionError(f"metrics.json is not valid JSON: {type(error).__name__}: {error}") from None
-    return parse_metrics(document)
+    return parse_metrics(read_json(path))
 
 
 def read_report(output_dir: Path) -> str | None:
@@ -81,7 +73,7 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     report_points, report_checks = report_item(read_report(output_dir), output_dir, reported)
     items = {"predictions": predictions_item(labels, probabilities), "metrics_match": match_points,
              "plots": plot_points, "report_links": report_points}
-    scores = {**items, "score": overall(items), "duration": float(outcome.get("duration") or 0.0)}
+    scores = {**items, "score": overall(items, WEIGHTS), "duration": float(outcome.get("duration") or 0.0)}
     details = {"reported": reported, "expected": expected, "matches": matches, "plot_problems": plot_problems,
                "report_checks": report_checks, "files": sorted(p.name for p in output_dir.glob("*"))}
     return Scored(scores, build_report(scores, details, labels, probabilities, result_dir))

@@ -93,5 +93,3 @@ def reproducible_item(table: dict[str, float] | None, rerun: dict[str, float] | 
     return 1.0, f"the second run gave the same table (largest difference {worst:.3g})"
 
 
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())

@@ -18,12 +18,12 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from feature_engineering_rubric import (COMPARISON, ENTRY, PREDICTIONS, TOLERANCE, WEIGHTS, comparison_item,
-                                        improvement_item, overall, read_comparison, reproducible_item,
+                                        improvement_item, read_comparison, reproducible_item,
                                         test_auc_item)
 from programlib import SubmissionError
 from programlib.report import Report
 from programlib.results import ingestion_outcome, output_file
-from programlib.scoring import Scored, run_scoring
+from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
 
 RERUN = "rerun"
@@ -67,7 +67,8 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     items["improvement"], checks["improvement"] = improvement_item(auc, facts["baseline_test_auc"])
     items["comparison_table"], checks["comparison_table"] = comparison_item(table, auc, facts["baseline_test_auc"])
     items["reproducible"], checks["reproducible"] = reproducible_item(table, rerun, rerun_note)
-    scores = {**items, "score": overall(items), "roc_auc": auc, "duration": float(outcome.get("duration") or 0.0)}
+    scores = {**items, "score": overall(items, WEIGHTS), "roc_auc": auc,
+              "duration": float(outcome.get("duration") or 0.0)}
     return Scored(scores, build_report(scores, checks, facts, table, rerun, result_dir))
 
 

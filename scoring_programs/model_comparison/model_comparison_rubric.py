@@ -1,10 +1,10 @@
 """The rubric of the model-comparison task as pure functions over the executed notebook and comparison.json."""
 from __future__ import annotations
 
-import math
 import re
 
 from programlib import SubmissionError
+from programlib.checks import is_finite_number
 from programlib.notebooks import Notebook
 
 MODELS = ("model_A", "model_B")
@@ -17,16 +17,6 @@ SHIP = re.compile(r"(?i)\bship\w*\W+(?:the\s+)?model[\s_-]?([ab])\b")
 
 
 # --- comparison.json -------------------------------------------------------------------------------
-
-def is_finite_number(value) -> bool:
-    """An int or float (not a bool) that is finite as a float: JSON's 400-digit integers are not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
 
 def _field(document: dict, key: str, where: str):
     if not isinstance(document, dict):

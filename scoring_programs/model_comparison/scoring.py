@@ -16,28 +16,21 @@ from pathlib import Path
 from model_comparison_rubric import (METRICS, MODELS, TOLERANCE, conclusion_item, conclusion_text,
                                      disagreement_item, executes_item, metrics_match_item, parse_comparison)
 from programlib import SubmissionError
+from programlib.checks import read_json
 from programlib.notebooks import read_notebook
 from programlib.report import Report
 from programlib.results import ingestion_outcome
-from programlib.scoring import Scored, run_scoring
+from programlib.scoring import Scored, overall, run_scoring
 
 ENTRY = "comparison.ipynb"
 WEIGHTS = {"executes": 0.1, "metrics_match": 0.35, "disagreement": 0.25, "conclusion": 0.3}
-
-
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())
 
 
 def read_comparison(result_dir: Path) -> dict | None:
     path = result_dir / "predictions" / "comparison.json"
     if not path.is_file():
         return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, a 5000-digit number, 100000 nested lists
-        raise SubmissionError(f"comparison.json is not valid JSON: {type(error).__name__}: {error}") from None
-    return parse_comparison(document)
+    return parse_comparison(read_json(path))
 
 
 def score(reference_dir: Path, result_dir: Path) -> Scored:
@@ -54,7 +47,7 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     conclusion, conclusion_facts = conclusion_item(reported, notebook, facts["favoured_model"])
     items = {"executes": executes, "metrics_match": match_points, "disagreement": disagreement,
              "conclusion": conclusion}
-    scores = {**items, "score": overall(items), "duration": float(outcome.get("duration") or 0.0)}
+    scores = {**items, "score": overall(items, WEIGHTS), "duration": float(outcome.get("duration") or 0.0)}
     report = build_report(scores, facts, reported, executes_note, matches, disagreement_facts, conclusion_facts,
                           conclusion_text(notebook))
     return Scored(scores, report)

@@ -133,5 +133,3 @@ def no_hard_coded_item(sources: dict[str, str], config, planted: dict) -> tuple[
     return passed / len(HYPER_PARAMETERS), rows
 
 
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())

@@ -21,10 +21,10 @@ from programlib import SubmissionError
 from programlib.report import Report
 from programlib.results import ingestion_outcome
 from programlib.safe_yaml import YamlError, load_yaml_file
-from programlib.scoring import Scored, run_scoring
+from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import parse_numbers, read_csv_table
 from refactor_train_config_rubric import (HYPER_PARAMETERS, METRIC_COLUMNS, TOLERANCE, WEIGHTS, checkpoints_item,
-                                          config_changes_item, no_hard_coded_item, overall, per_epoch_item,
+                                          config_changes_item, no_hard_coded_item, per_epoch_item,
                                           reproduces_item)
 
 ENTRY = "train.py"
@@ -119,7 +119,7 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     items["no_hard_coded"], constant_rows = no_hard_coded_item(sources, config, planted)
     why["no_hard_coded"] = f"{round(items['no_hard_coded'] * len(HYPER_PARAMETERS))} of {len(HYPER_PARAMETERS)} " \
                            f"hyper-parameters come from {CONFIG} only ({config_note})"
-    scores = {**items, "score": overall(items), "duration": float(outcome.get("duration") or 0.0)}
+    scores = {**items, "score": overall(items, WEIGHTS), "duration": float(outcome.get("duration") or 0.0)}
     return Scored(scores, build_report(scores, why, constant_rows, default, facts, result_dir))
 
 

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from programlib import SubmissionError
 from programlib.report import Report, new_figure
 from programlib.results import ingestion_outcome, output_file
-from programlib.scoring import Scored, run_scoring
+from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
 
 ENTRY = "baseline.py"
@@ -79,10 +79,6 @@ def readme_snippet_item(readme: str | None, script: str) -> tuple[float, dict]:
     return (0.5 if facts["unknown_options"] else 1.0), facts
 
 
-def overall(items: dict[str, float]) -> float:
-    return sum(weight * items[key] for key, weight in WEIGHTS.items())
-
-
 # --- reading the submission ------------------------------------------------------------------------
 
 def read_ingestion(result_dir: Path) -> dict:
@@ -124,7 +120,7 @@ def score(reference_dir: Path, result_dir: Path) -> Scored:
     script = read_text(result_dir / "submission" / ENTRY) or ""
     readme_points, readme_facts = readme_snippet_item(find_readme(result_dir / "submission"), script)
     items = {**metrics, "cv_metrics": cv_points, "readme_snippet": readme_points}
-    scores = {**items, "score": overall(items), "duration": float(ingestion.get("duration") or 0.0)}
+    scores = {**items, "score": overall(items, WEIGHTS), "duration": float(ingestion.get("duration") or 0.0)}
     return Scored(scores, build_report(scores, labels, probabilities, cv_facts, readme_facts, stdout))
 
 

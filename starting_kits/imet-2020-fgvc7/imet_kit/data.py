@@ -1,6 +1,7 @@
 """Kaggle-layout data: train.csv / labels.csv / sample_submission.csv and train|test/<id>.png."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import albumentations as A
@@ -16,6 +17,11 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def parse_ids(text: str) -> list[int]:
     return [int(token) for token in str(text).split()]
+
+
+def table_sha256(frame: pd.DataFrame) -> str:
+    """A hash of a table's values (not of its file's bytes: line endings and quoting do not count)."""
+    return hashlib.sha256(frame.astype(str).to_csv(index=False, lineterminator="\n").encode()).hexdigest()
 
 
 def multi_hot(label_lists: list[list[int]], n_classes: int) -> np.ndarray:
@@ -53,6 +59,9 @@ class KaggleData:
         labels = pd.read_csv(data_dir / "labels.csv")
         self.n_classes = len(labels)
         train = pd.read_csv(data_dir / "train.csv", dtype=str, keep_default_na=False)
+        # What shipped weights are matched against (imet_kit/weights.py): the label set and the training labels.
+        self.label_set_sha256 = table_sha256(labels)
+        self.train_labels_sha256 = table_sha256(train)
         if max_train_images:
             train = train.sample(n=min(len(train), max_train_images), random_state=seed)
         order = np.random.default_rng(seed).permutation(len(train))

@@ -9,7 +9,7 @@ import torch
 
 from .config import Config
 from .engine import load_trained, predict
-from .metrics import best_threshold, binarise
+from .metrics import best_threshold, binarise, micro_f1
 
 
 def ensemble(checkpoints: list[Path], split: str, config: Config, data, device: torch.device) -> np.ndarray:
@@ -26,9 +26,15 @@ def ensemble(checkpoints: list[Path], split: str, config: Config, data, device: 
     return total / len(checkpoints)
 
 
-def write_submission(checkpoints: list[Path], config: Config, data, device: torch.device, output_dir: Path) -> dict:
+def write_submission(checkpoints: list[Path], config: Config, data, device: torch.device, output_dir: Path,
+                     threshold: float | None = None) -> dict:
+    """Predict the test images; the threshold is searched on validation unless given (shipped weights bring theirs)."""
     val_probabilities = ensemble(checkpoints, "val", config, data, device)
-    threshold, val_f1 = best_threshold(data.targets(data.val), val_probabilities, min_labels=config.min_labels_per_image)
+    val_targets = data.targets(data.val)
+    if threshold is None:
+        threshold, val_f1 = best_threshold(val_targets, val_probabilities, min_labels=config.min_labels_per_image)
+    else:
+        val_f1 = micro_f1(val_targets, binarise(val_probabilities, threshold, config.min_labels_per_image))
     print(f"ensemble of {len(checkpoints)}: val micro-F1 {val_f1:.4f} at threshold {threshold:.2f}", flush=True)
     predicted = binarise(ensemble(checkpoints, "test", config, data, device), threshold, config.min_labels_per_image)
     rows = [" ".join(map(str, np.flatnonzero(row))) for row in predicted]
