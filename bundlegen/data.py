@@ -85,7 +85,7 @@ def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | 
             # The contract: prepare() raises ValueError (or FileNotFoundError) for raw data it cannot use.
             raise PrepareError(f"{task.id}: cannot use the raw data in {raw_dir}: {error}") from None
         check_prepared(task, staging)
-        (staging / COMPLETE_MARKER).write_text(key + "\n")
+        (staging / COMPLETE_MARKER).write_text(key + "\n")  # trusted: our data cache, no participant writes there
         if target.exists() and not (target / COMPLETE_MARKER).is_file():
             shutil.rmtree(target)  # left over by an interrupted run
         try:

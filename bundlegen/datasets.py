@@ -56,6 +56,6 @@ def write_datasets(task_id: str, zips: dict[str, DeterministicZip], out_dir: Pat
         log(f"  wrote {target} ({human_size(target.stat().st_size)}): upload it as '{DATASET_TYPES[field]}'")
         template.append(f"{field}: {PLACEHOLDER.format(zip=target)!r}")
     keys_path.parent.mkdir(parents=True, exist_ok=True)
-    keys_path.write_text("\n".join(template) + "\n")
+    keys_path.write_text("\n".join(template) + "\n")  # trusted: the organiser's own --data-keys path
     log(f"  wrote {keys_path}: fill in the keys, then rebuild with --data-keys {keys_path}")
     return folder

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -184,7 +184,7 @@ def _prepare(command: list[str], confinement: Confinement | None, limits: Limits
     if problem:
         raise SandboxUnavailable(problem)
     if limits is not None and limits.memory_mb:  # /tmp and /dev/shm count against the memory limit anyway
-        confinement = Confinement(confinement.visible, confinement.network, min(confinement.tmp_mb, limits.memory_mb))
+        confinement = replace(confinement, tmp_mb=min(confinement.tmp_mb, limits.memory_mb))
     fd = seccomp_fd()
     return bwrap_command(command, confinement, cwd, fd), fd, describe(confinement, fd is not None)
 
@@ -204,7 +204,7 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
         full_env = allowed_environment(env)
         full_env.pop("HOME", None)  # the sandbox's own home is set inside: not even our path leaks
     else:
-        full_env = dict(os.environ if env is None else env)
+        full_env = dict(os.environ if env is None else env)  # trusted: only our own programs run unconfined
         full_env[MARKER_PREFIX + marker] = "1"
     command, fd, protections = _prepare(list(command), confinement, limits, cwd)
     tree = _Tree(limits, marker)
@@ -218,7 +218,8 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
                                                    (stdout_path, stderr_path))
         if limit_hit is None and limits is not None:  # ended between two checks, or the kernel stopped it
             limit_hit = (_kernel_limit(tree, limits) or _output_limit(limits, (stdout_path, stderr_path))
-                         or _disk_limit(tree, limits, now=True) or _signal_limit(process.returncode, limits, stderr_path))
+                         or _disk_limit(tree, limits, now=True)
+                         or _signal_limit(process.returncode, limits, stderr_path))
     finally:
         if fd is not None:
             os.close(fd)

@@ -56,7 +56,7 @@ def check_scores(scores: dict) -> dict[str, float]:
 
 def write_scores(output_dir: Path, scores: dict) -> Path:
     path = output_dir / "scores.json"
-    path.write_text(json.dumps(check_scores(scores), indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(check_scores(scores), indent=2, sort_keys=True) + "\n")  # trusted: see run_scoring
     return path
 
 
@@ -77,10 +77,11 @@ def run_scoring(score: Callable[[Path, Path], Scored], argv: list[str] | None = 
         report = Report("Submission rejected")
         report.paragraph("The submission could not be scored:")
         report.pre(str(error))
+        # trusted: the scoring job's own output folder; no participant code ever ran in it
         (output_dir / "detailed_results.html").write_text(report.render(), encoding="utf-8")
         return 1
     path = write_scores(output_dir, scored.scores)
-    (output_dir / "detailed_results.html").write_text(scored.report.render(), encoding="utf-8")
+    (output_dir / "detailed_results.html").write_text(scored.report.render(), encoding="utf-8")  # trusted: as above
     width = max(len(key) for key in scored.scores)
     for key, value in sorted(scored.scores.items()):
         print(f"{key:<{width}}  {value:.6g}")

@@ -57,24 +57,61 @@ def open_source_dir(source: Path) -> int:
         raise SubmissionError(f"{source.name}: cannot be read as a folder ({error.strerror})") from None
 
 
+def _checked(fd: int, label: str, relative: str) -> os.stat_result:
+    """The stat of the file we opened (not whatever its name points at now); refused unless regular, one link."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        raise refuse(label, relative, info)
+    return info
+
+
+def open_regular(folder: Path, relative: str, label: str | None = None) -> int:
+    """A blocking read descriptor of `folder/relative`, each folder and the file opened without following a link.
+    SubmissionError for a folder on the way that is a link, or a file that is not regular with one link; OSError
+    when it is missing or is itself a link (ELOOP)."""
+    label = label or folder.name
+    fds = [os.open(folder, _DIR_FLAGS)]
+    try:
+        parts = relative.split("/")
+        for depth, name in enumerate(parts):
+            flags = _FILE_FLAGS if depth == len(parts) - 1 else _DIR_FLAGS
+            try:
+                fds.append(os.open(name, flags, dir_fd=fds[-1]))
+            except OSError:  # a folder on the way that is a link (ENOTDIR) is named; the rest as the OS says
+                info = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
+                if stat.S_ISLNK(info.st_mode) and depth < len(parts) - 1:
+                    raise refuse(label, "/".join(parts[:depth + 1]), info) from None
+                raise
+        fd = fds.pop()
+    finally:
+        for opened in fds:
+            os.close(opened)
+    _checked(fd, label, relative)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _copy_fd(fd: int, info: os.stat_result, relative: str, target: Path, budget: _Budget) -> None:
+    budget.take(relative, info.st_size)
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                  0o755 if info.st_mode & 0o111 else 0o644)
+    try:
+        copied = 0
+        while chunk := os.read(fd, CHUNK):
+            copied += len(chunk)
+            if copied > info.st_size:  # grew while we read it: count what we actually copy
+                budget.take(relative, len(chunk))
+            os.write(out, chunk)
+    finally:
+        os.close(out)
+
+
 def _copy_file(dir_fd: int, name: str, relative: str, target: Path, budget: _Budget) -> None:
     fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    info = _checked(fd, budget.label, relative)
     try:
-        info = os.fstat(fd)  # the file we opened, not whatever the name points at now
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise refuse(budget.label, relative, info)
-        budget.take(relative, info.st_size)
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                      0o755 if info.st_mode & 0o111 else 0o644)
-        try:
-            copied = 0
-            while chunk := os.read(fd, CHUNK):
-                copied += len(chunk)
-                if copied > info.st_size:  # grew while we read it: count what we actually copy
-                    budget.take(relative, len(chunk))
-                os.write(out, chunk)
-        finally:
-            os.close(out)
+        _copy_fd(fd, info, relative, target, budget)
     finally:
         os.close(fd)
 
@@ -120,14 +157,20 @@ def copy_out(source: Path, target: Path, *, label: str | None = None, max_entrie
         os.close(fd)
 
 
-def copy_file_out(source: Path, target: Path, *, label: str | None = None, max_bytes: int = MAX_BYTES) -> None:
-    """One participant-made regular file (no link anywhere below `source.parent`) to a new `target`."""
-    label = label or source.name
-    fd = open_source_dir(source.parent)
+def copy_file_out(source: Path, target: Path, *, below: Path | None = None, label: str | None = None,
+                  max_bytes: int = MAX_BYTES) -> None:
+    """One participant-made regular file to a new `target`, no link followed from `below` (default: its folder)."""
+    below = below or source.parent
+    relative = source.relative_to(below).as_posix()
+    label = label or relative
     try:
-        _copy_file(fd, source.name, source.name, target, _Budget(label, 1, max_bytes))
+        fd = open_regular(below, relative, below.name)
     except FileNotFoundError:
         raise SubmissionError(f"{label}: no such file") from None
+    except OSError as error:
+        raise SubmissionError(f"{label}: cannot be read ({error.strerror or error})") from None
+    try:
+        _copy_fd(fd, os.fstat(fd), label, target, _Budget(label, 1, max_bytes))
     except SubmissionError:
         raise
     except OSError as error:
@@ -139,13 +182,11 @@ def copy_file_out(source: Path, target: Path, *, label: str | None = None, max_b
 
 def read_regular(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of `path` if it is a regular file with one link, opened without following a link."""
-    fd = os.open(path, _FILE_FLAGS)
+    fd = open_regular(path.parent, path.name)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise refuse(path.parent.name, path.name, info)
-        if info.st_size > max_bytes:
-            raise SubmissionError(f"{path.name}: {info.st_size} bytes, more than {max_bytes}")
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            raise SubmissionError(f"{path.name}: {size} bytes, more than {max_bytes}")
         chunks, total = [], 0
         while chunk := os.read(fd, CHUNK):
             total += len(chunk)

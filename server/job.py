@@ -95,16 +95,6 @@ def artifact_sources(run_dir: Path) -> dict[Path, str]:
     return wanted
 
 
-def _linked_folder(run_dir: Path, source: Path) -> Path | None:
-    """The first folder between `run_dir` and `source` that is a symbolic link (copy_file_out checks the last)."""
-    folder = source.parent
-    while folder != run_dir and run_dir in folder.parents:
-        if folder.is_symlink():
-            return folder
-        folder = folder.parent
-    return None
-
-
 def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
     """Copy what users ask for to the top of the task folder, following no link: a participant's planted link,
     FIFO, device or hard link is skipped and named in the job's log, never read through."""
@@ -114,12 +104,9 @@ def collect_artifacts(run_dir: Path, task_dir: Path) -> list[str]:
             continue
         target = task_dir / name
         try:
-            linked = _linked_folder(run_dir, source)
-            if linked is not None:
-                raise SubmissionError(f"{linked.relative_to(run_dir)}: is a symbolic link")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.unlink(missing_ok=True)  # ours (an earlier collection): copy_file_out writes a new file
-            copy_file_out(source, target, label=source.relative_to(run_dir).as_posix())
+            copy_file_out(source, target, below=run_dir)  # no link followed anywhere below the run folder
         except SubmissionError as error:
             if disk_full(task_dir, error):  # not the participant's doing: the caller frees space
                 raise OSError(errno.ENOSPC, f"No space left on device: {error}") from None
@@ -192,7 +179,7 @@ def main(argv: list[str]) -> int:
     partial = task_dir / f".{RESULT}.partial"
     for attempt in range(2):
         try:
-            partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+            partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")  # trusted: the task folder is ours
             partial.replace(task_dir / RESULT)  # written whole or not at all
             return 0
         except OSError as error:

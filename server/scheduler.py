@@ -165,7 +165,7 @@ class Scheduler:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         task_dir.mkdir(parents=True, exist_ok=True)
         solution = spec["solution"] if isinstance(spec["solution"], str) else "upload"
-        (task_dir / SPEC).write_text(json.dumps({
+        (task_dir / SPEC).write_text(json.dumps({  # trusted: written before anything of the task runs
             "task": task, "project": str(self.project_root), "scale": spec.get("scale"), "seed": spec.get("seed"),
             "time_limit": spec.get("time_limit"), "solution": solution,
             "cache_dir": str(self.runs_dir / "cache"), "bundles_dir": str(self.runs_dir / "bundles")}, indent=2))

@@ -6,12 +6,14 @@ import io
 import json
 import mimetypes
 import os
-import stat
 import zipfile
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
+
+from programlib.errors import SubmissionError
+from programlib.transfer import open_regular
 
 from ..deps import RunDep, RunsDir
 from ..errors import ApiError
@@ -20,8 +22,6 @@ from ..summary import run_summary
 
 METRICS_MAX_BYTES = 64 * 1024**2  # per file of the metrics zip
 CHUNK = 1 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: a FIFO never blocks us
 
 router = APIRouter()
 
@@ -79,24 +79,10 @@ def open_artifact(task_dir: Path, name: str) -> int | None:
     """A descriptor of the regular, singly-linked file `name` (a name of job.ARTIFACTS) in `task_dir`, every
     folder and the file opened without following a link; None for anything else (missing, a link, a FIFO, a
     device, a folder, a hard-linked file)."""
-    fds = []
     try:
-        fds.append(os.open(task_dir, _DIR_FLAGS))
-        *folders, leaf = name.split("/")
-        for folder in folders:
-            fds.append(os.open(folder, _DIR_FLAGS, dir_fd=fds[-1]))
-        fd = os.open(leaf, _FILE_FLAGS, dir_fd=fds[-1])
-    except OSError:
+        return open_regular(task_dir, name)
+    except (OSError, SubmissionError):
         return None
-    finally:
-        for folder_fd in fds:
-            os.close(folder_fd)
-    info = os.fstat(fd)  # the file we opened, not whatever the name points at now
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-        os.close(fd)
-        return None
-    os.set_blocking(fd, True)
-    return fd
 
 
 def stream_fd(fd: int, size: int):

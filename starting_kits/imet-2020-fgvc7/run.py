@@ -9,7 +9,7 @@ Uses the GPU when there is one. Checkpoints go to --work-dir (a temporary folder
 weights/<config name>.safetensors (and its .json) are used instead of training when they were trained with the same
 settings (image size included) on the same labels.csv and train.csv: inference only, seconds. Otherwise, or with
 --train, the configured backbones are trained. --save-weights FILE trains and writes FILE and FILE's .json (the
-threshold searched on validation with the fp16 weights included): how weights/default.safetensors was made.
+threshold searched on validation with the weights as stored included): how weights/default.safetensors was made.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="shipped weights to use when they fit the data "
                         "(default: weights/<config name>.safetensors in the kit)")
     parser.add_argument("--save-weights", type=Path, metavar="FILE",
-                        help="train, then write the weights (fp16 safetensors) to FILE and what they fit to FILE's .json")
+                        help="train, then write the weights (compact safetensors) to FILE and what they fit to FILE's .json")
     args = parser.parse_args()
 
     config = load_config(args.config)
@@ -83,7 +83,7 @@ def main() -> None:
         else:
             print(f"training: {reason}", flush=True)
             checkpoints = [train_model(spec, config, data, device, work_dir) for spec in config.models]
-            if args.save_weights:  # predict with the fp16 weights as saved: the threshold recorded is theirs
+            if args.save_weights:  # predict with the weights as saved: the threshold recorded is theirs
                 save_weights(checkpoints, config, data, args.save_weights, config_file=_relative(args.config))
                 checkpoints, _ = load_weights(args.save_weights, work_dir)
             summary = write_submission(checkpoints, config, data, device, args.output_dir)
