@@ -182,6 +182,19 @@ def _procs(directory: str) -> set[int]:
     return {int(word) for word in text.split()}
 
 
+def _subtree(directory: str) -> list[str]:
+    """The group's directory and those of the groups nested in it, parents first."""
+    found = [directory]
+    for parent, children, _files in os.walk(directory):
+        found += [os.path.join(parent, child) for child in children]
+    return found
+
+
+def _within(cgroup_path: str, groups: frozenset[str]) -> bool:
+    """Whether a cgroup path (as /proc/<pid>/cgroup names it) is one of `groups` or nested in one."""
+    return cgroup_path in groups or any(cgroup_path.startswith(group + "/") for group in groups)
+
+
 def _why(error: OSError) -> str:
     return error.strerror or str(error)
 
@@ -233,6 +246,34 @@ class JobCgroup:
             raise CgroupUnavailable("no memory controller is mounted: neither a cgroup v1 memory hierarchy "
                                     "nor a cgroup2 file system is in /proc/self/mountinfo")
         return cls._create_v2(v2_mounts, own_v2, directory_name, memory_bytes, max_processes)
+
+    @classmethod
+    def labelled(cls, label: str) -> list["JobCgroup"]:
+        """The live groups made here by create(name=...) with a name that starts with `label` (a process of
+        ours that died before removing its group leaves it behind): remove() each to kill what they hold."""
+        try:
+            v1_mounts, v2_mounts = _cgroup_mounts()
+            own_v1, own_v2 = _own_cgroups()
+        except OSError:
+            return []
+        if any("memory" in controllers for controllers, _, _ in v1_mounts) or "memory" in own_v1:
+            version = "v1"
+            bases = {c: (_locate_v1(c, v1_mounts, own_v1), own_v1.get(c, "")) for c in V1_CONTROLLERS + ("freezer",)}
+        else:
+            version = "v2"
+            base = next((d for d in (_directory(m, r, own_v2 or "") for m, r in v2_mounts) if d), None)
+            bases = {"unified": (base, own_v2 or "")}
+        found: dict[str, tuple[dict[str, str], set[str]]] = {}
+        for controller, (base, own) in bases.items():
+            try:
+                names = [n for n in os.listdir(base) if n.startswith(f"{PREFIX}{label}")] if base else []
+            except OSError:
+                continue
+            for name in names:
+                paths, cgroup_paths = found.setdefault(name, ({}, set()))
+                paths[controller] = os.path.join(base, name)
+                cgroup_paths.add(own.rstrip("/") + "/" + name)
+        return [cls(version, name, paths, cgroup_paths) for name, (paths, cgroup_paths) in sorted(found.items())]
 
     @classmethod
     def _create_v1(cls, mounts, own: dict[str, str], directory_name: str, memory_bytes: int | None,
@@ -373,10 +414,11 @@ class JobCgroup:
         return enter
 
     def pids(self) -> list[int]:
-        """Every process in the group (in any of its controllers), sorted."""
+        """Every process in the group or a group nested in it (in any of its controllers), sorted."""
         members: set[int] = set()
         for directory in self.paths.values():
-            members |= _procs(directory)
+            for nested in _subtree(directory):
+                members |= _procs(nested)
         return sorted(members)
 
     def kill_all(self, timeout: float = 5.0) -> None:
@@ -443,11 +485,12 @@ class JobCgroup:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-        def thaw() -> None:
-            try:
-                _write(state, thawed)
-            except OSError:
-                pass
+        def thaw() -> None:  # nested groups too: one its dead owner left frozen stays frozen when we thaw
+            for directory in _subtree(os.path.dirname(state))[::-1]:
+                try:
+                    _write(os.path.join(directory, os.path.basename(state)), thawed)
+                except OSError:
+                    pass
 
         return thaw
 
@@ -466,7 +509,7 @@ class JobCgroup:
         try:
             try:
                 with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="surrogateescape") as lines:
-                    member = any(line.rstrip("\n").split(":", 2)[-1] in self._cgroup_paths for line in lines)
+                    member = any(_within(line.rstrip("\n").split(":", 2)[-1], self._cgroup_paths) for line in lines)
             except OSError:
                 member = True  # cannot tell: the pid was listed by the group a moment ago
             if member:
@@ -538,6 +581,8 @@ class JobCgroup:
             self.kill_all(timeout=REMOVE_TIMEOUT)
         except TimeoutError as error:
             failure = error
+        for directory in self._left:  # groups nested in ours first (made by a program we ran)
+            self._remove_directories(_subtree(directory)[1:], timeout=REMOVE_TIMEOUT)
         self._left = self._remove_directories(self._left, timeout=REMOVE_TIMEOUT)
         if self._left:
             message = f"cgroup {self.name}: could not remove {', '.join(self._left)}"

@@ -26,7 +26,10 @@ from . import cgroups
 from .sandbox import Confinement, SandboxUnavailable, bwrap_command, describe, probe, seccomp_fd
 
 MARKER_PREFIX = "PROGRAMLIB_RUN_"  # one variable per run, so nested runs keep the outer marker
-MARKER_NAMES = (MARKER_PREFIX, "MLEB_SERVER_JOB_OF")  # ours, and the server's (server/scheduler.py JOB_MARKER)
+# A label for the cgroups of the confined programs a caller's tree runs: it finds and empties them even when a
+# process between them died before it could (JobCgroup.labelled).
+CGROUP_LABEL = "PROGRAMLIB_CGROUP_LABEL"
+MARKER_NAMES = (MARKER_PREFIX, "MLEB_SERVER_JOB_OF", CGROUP_LABEL)  # ours, and the server's (scheduler JOB_MARKER)
 GRACE_SECONDS = 3.0
 POLL_SECONDS = 0.25
 DISK_SECONDS = 1.0
@@ -93,8 +96,11 @@ class _Tree:
             if self.reason is None:
                 processes = limits.max_processes and limits.max_processes + SANDBOX_PROCESSES
                 memory = limits.memory_mb and int(limits.memory_mb * 1024**2)
+                label = os.environ.get(CGROUP_LABEL)
+                label = label if label and label.isascii() and label.replace("-", "").isalnum() else None
                 try:
-                    self.group = cgroups.JobCgroup.create(memory_bytes=memory, max_processes=processes)
+                    self.group = cgroups.JobCgroup.create(memory_bytes=memory, max_processes=processes,
+                                                          name=label and label[:40])
                 except cgroups.CgroupUnavailable as error:
                     self.reason = str(error)
 
@@ -192,9 +198,11 @@ def _prepare(command: list[str], confinement: Confinement | None, limits: Limits
 def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_path: Path,
                 time_limit: float | None = None, env: Mapping[str, str] | None = None,
                 stop: threading.Event | None = None, limits: Limits | None = None,
-                confinement: Confinement | None = None) -> ProcessResult:
+                confinement: Confinement | None = None, grace: float = GRACE_SECONDS) -> ProcessResult:
     """Run `command` (no shell), logging to files; kill it and all it started at `time_limit` seconds,
     as soon as `stop` is set (then `stopped` is true), or when it breaks one of `limits` (`limit_hit`).
+    Stopped, it gets SIGTERM and `grace` seconds to stop what it started itself, then SIGKILL; so does it
+    when we are stopped ourselves (SystemExit from a SIGTERM handler, Ctrl-C) while it runs.
     With `confinement`, it runs under bubblewrap (SandboxUnavailable if that cannot be done here) and its
     environment is `allowed_environment(env)`; otherwise `env` (default: ours) as it is."""
     stdout_path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +223,7 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
     started = time.monotonic()
     try:
         timed_out, limit_hit, process = _supervise(command, cwd, full_env, fd, tree, limits, time_limit, stop,
-                                                   (stdout_path, stderr_path))
+                                                   (stdout_path, stderr_path), grace)
         if limit_hit is None and limits is not None:  # ended between two checks, or the kernel stopped it
             limit_hit = (_kernel_limit(tree, limits) or _output_limit(limits, (stdout_path, stderr_path))
                          or _disk_limit(tree, limits, now=True)
@@ -233,7 +241,7 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
                          protections=protections)
 
 
-def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, logs):
+def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, logs, grace):
     """Start the program, wait for its end or a limit, and kill everything it started."""
     timed_out, limit_hit = False, None
     with open(logs[0], "wb") as out, open(logs[1], "wb") as err:
@@ -247,15 +255,10 @@ def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, log
                 tree.kill_all()
         except subprocess.TimeoutExpired:
             timed_out = stop is None or not stop.is_set()
-            # A polite signal first, so a program that runs children of its own can stop them and say so.
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout=GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
+            _terminate(process, grace)
+        except BaseException:  # we are being stopped: it stops too, and its children with it
+            _terminate(process, grace)
+            raise
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -264,6 +267,18 @@ def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, log
             tree.kill_all()
             process.wait()
     return timed_out, limit_hit, process
+
+
+def _terminate(process: subprocess.Popen, grace: float) -> None:
+    """A polite signal first, so a program that runs children of its own can stop them and say so."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _wait(process: subprocess.Popen, started: float, time_limit: float | None, stop: threading.Event | None,

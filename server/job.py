@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -175,6 +176,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         raise SystemExit(__doc__)
     task_dir = Path(argv[0])
+    # Cancelled or stopped by the server: unwind, so the worker stops the ingestion program, which empties
+    # the participant's cgroup, before this process ends.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run_job(task_dir)
     partial = task_dir / f".{RESULT}.partial"
     for attempt in range(2):

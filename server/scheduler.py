@@ -7,6 +7,7 @@ result the state database would not take is kept in memory and stored again ever
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -17,9 +18,11 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 
-from programlib.runner import run_process
+from programlib.cgroups import JobCgroup
+from programlib.runner import CGROUP_LABEL, run_process
 
 from .disk import DISK_FULL, FREED, disk_full, free_space, why
 from .job import RESULT, SPEC
@@ -29,10 +32,30 @@ CODE_ROOT = Path(__file__).resolve().parents[1]  # where bundlegen/, programlib/
 STOP = object()
 JOB_MARKER = "MLEB_SERVER_JOB_OF"
 RETRY_SECONDS = 2.0  # how often an idle worker tries again to store what the state database refused
+# A stopped job unwinds (the worker stops ingestion, which empties the participant's cgroup): time for that chain.
+JOB_GRACE_SECONDS = 15.0
 
 
 def warn(message: str) -> None:
     print(f"scheduler: {message}", file=sys.stderr, flush=True)
+
+
+def cgroup_label(runs_dir: Path) -> str:
+    """The start of the cgroup names of this runs folder's jobs (see remove_job_cgroups)."""
+    return "job-" + hashlib.sha256(str(runs_dir).encode()).hexdigest()[:8]
+
+
+def remove_job_cgroups(label: str) -> list[int]:
+    """Kill what is left in the participants' cgroups of a job (or of every job, given cgroup_label(...)):
+    a job process killed before its ingestion program emptied them leaves them behind."""
+    killed = []
+    for group in JobCgroup.labelled(label):
+        try:
+            killed += group.pids()
+            group.remove()
+        except OSError as error:
+            warn(f"could not empty the cgroup {group.name}: {error}")
+    return killed
 
 
 def kill_orphans(runs_dir: Path) -> list[int]:
@@ -48,7 +71,7 @@ def kill_orphans(runs_dir: Path) -> list[int]:
                 killed.append(int(entry.name))
         except (OSError, ProcessLookupError):
             continue
-    return killed
+    return killed + remove_job_cgroups(cgroup_label(runs_dir))
 
 
 class Scheduler:
@@ -172,11 +195,15 @@ class Scheduler:
         self.store.start_task(run_id, task)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
         env[JOB_MARKER] = str(self.runs_dir)  # inherited by everything the job starts: found again after a crash
+        env[CGROUP_LABEL] = label = f"{cgroup_label(self.runs_dir)}-{uuid.uuid4().hex[:12]}"
         # Jobs share the cores: OpenMP programs that each take all of them spin against each other (8× slower).
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.workers)))
         process = run_process([sys.executable, "-m", "server.job", str(task_dir)], cwd=CODE_ROOT, env=env,
                               stdout_path=task_dir / "job.log", stderr_path=task_dir / "job.err",
-                              time_limit=self.job_time_limit, stop=self.cancelled[run_id])
+                              time_limit=self.job_time_limit, stop=self.cancelled[run_id], grace=JOB_GRACE_SECONDS)
+        left = remove_job_cgroups(label)
+        if left:
+            warn(f"{run_id}/{task}: killed {len(left)} process(es) the job left in its participants' cgroups")
         result_path = task_dir / RESULT
         if process.stopped and self.shutting_down:
             self._finish(run_id, task, "interrupted", {"error": "the server stopped", "valid": False})

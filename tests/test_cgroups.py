@@ -11,6 +11,7 @@ import select
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -220,6 +221,53 @@ def test_names_are_gone_from_sys_fs_cgroup_after_remove():
     group.remove()  # kills the sleeper first
     assert child.wait(timeout=HANG_GUARD) == -9
     assert directories_named(group.name) == []
+
+
+def freeze(group: JobCgroup) -> bool:
+    """Freeze the group as kill_all does; False where there is no freezer."""
+    if "freezer" in group.paths:
+        state, frozen = os.path.join(group.paths["freezer"], "freezer.state"), "FROZEN"
+    elif group.version == "v2" and os.path.exists(os.path.join(group.paths["unified"], "cgroup.freeze")):
+        state, frozen = os.path.join(group.paths["unified"], "cgroup.freeze"), "1"
+    else:
+        return False
+    with open(state, "w") as handle:
+        handle.write(frozen)
+    events = os.path.join(group.paths.get("unified", ""), "cgroup.events")
+    done = (lambda: "frozen 1" in open(events).read()) if "freezer" not in group.paths else (
+        lambda: open(state).read().strip() == "FROZEN")
+    deadline = time.monotonic() + HANG_GUARD
+    while not done():  # FREEZING until every member reached the refrigerator
+        assert time.monotonic() < deadline, "the group never froze"
+        time.sleep(0.01)
+    return True
+
+
+def test_a_group_its_owner_left_frozen_is_found_by_its_label_and_emptied():
+    """The owner died between freezing and killing (SIGKILLed mid-cleanup): its members cannot die, not even
+    of SIGKILL, until someone thaws them. The label finds the group again; remove() kills them and cleans up."""
+    label = f"orphan{uuid.uuid4().hex[:8]}"
+    left = JobCgroup.create(memory_bytes=64 * MIB, max_processes=4, name=label)
+    other = JobCgroup.create(memory_bytes=64 * MIB, max_processes=4, name=f"other{uuid.uuid4().hex[:8]}")
+    try:
+        child = python("print('up', flush=True); import time; time.sleep(3600)", left, stdout=subprocess.PIPE)
+        bystander = python("print('up', flush=True); import time; time.sleep(3600)", other, stdout=subprocess.PIPE)
+        read_lines(child.stdout), read_lines(bystander.stdout)
+        if not freeze(left):
+            pytest.skip("no freezer here: nothing can be left frozen")
+        os.kill(child.pid, 9)  # pending, not delivered: the process is frozen
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=0.5)
+        [found] = JobCgroup.labelled(label)
+        assert found.name == left.name and found.pids() == [child.pid]
+        assert sorted(found.paths.values()) == sorted(left.paths.values())
+        found.remove()
+        assert child.wait(timeout=HANG_GUARD) == -9
+        assert directories_named(left.name) == []
+        assert bystander.poll() is None and other.pids() == [bystander.pid]  # another label: untouched
+    finally:
+        other.remove()
+        left.remove()
 
 
 def test_entering_a_removed_group_fails_instead_of_running_unlimited():

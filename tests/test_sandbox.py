@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,69 @@ def test_validate_runs_a_bundles_own_programs_in_a_sandbox(tiny_bundle, tmp_path
     assert seen["read"] == "No such file or directory" and seen["write"] != "wrote", seen
     assert canary.read_text() == "untouched"
     assert "MLEB_SERVER_TOKEN" not in seen["env"] and len(seen["processes"]) <= 3, seen
+
+
+# A program of ours (an ingestion program, the server's job) that runs a confined one and unwinds on SIGTERM.
+OWNER = """
+import signal, sys, threading
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from programlib.runner import Limits, run_process
+from programlib.sandbox import Confinement
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+folder = Path(sys.argv[1])
+try:
+    run_process(sys.argv[2:], cwd=folder, stdout_path=folder / f"out-{{len(sys.argv)}}",
+                stderr_path=folder / f"err-{{len(sys.argv)}}", limits=Limits(memory_mb=200, max_processes=20),
+                confinement=Confinement(visible={{folder: True}}) if sys.argv[2].endswith("sleep") else None)
+finally:
+    (folder / f"stopped-{{len(sys.argv)}}").write_text("cleaned up")
+"""
+
+
+def sleepers_in(label: str) -> list[int]:
+    from programlib.cgroups import JobCgroup
+    found = []
+    for group in JobCgroup.labelled(label):
+        for pid in group.pids():
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep":
+                    found.append(pid)
+            except OSError:
+                pass
+    return found
+
+
+def test_a_stopped_chain_of_our_programs_unwinds_and_empties_the_confined_ones_cgroup(tmp_path):
+    """server job -> ingestion -> participant: stopping the outer one gives each of ours time to stop its own
+    children (the inner one empties the participant's cgroup), rather than SIGKILLing them mid-way."""
+    import threading
+    import uuid as uuid_module
+    from programlib.cgroups import JobCgroup
+    from programlib.runner import CGROUP_LABEL
+    owner = tmp_path / "owner.py"
+    owner.write_text(OWNER.format(root=str(ROOT)))
+    label = f"chain{uuid_module.uuid4().hex[:8]}"
+    sleep = "/usr/bin/sleep" if Path("/usr/bin/sleep").exists() else "/bin/sleep"
+    command = [sys.executable, str(owner), str(tmp_path), sys.executable, str(owner), str(tmp_path), sleep, "3600"]
+    stop = threading.Event()
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(run_process(
+        command, cwd=tmp_path, stdout_path=tmp_path / "outer.out", stderr_path=tmp_path / "outer.err",
+        env=dict(os.environ, **{CGROUP_LABEL: label}), stop=stop, grace=60)))
+    thread.start()
+    try:
+        while not sleepers_in(label):  # the participant runs, in its cgroup
+            assert thread.is_alive(), (tmp_path / "outer.err").read_text()
+            time.sleep(0.05)
+        [sleeper] = sleepers_in(label)
+        stop.set()
+        thread.join(timeout=120)
+        assert result and result[0].stopped
+        assert (tmp_path / "stopped-4").read_text() == "cleaned up"  # the inner one unwound, was not killed
+        assert (tmp_path / "stopped-7").read_text() == "cleaned up"
+        assert JobCgroup.labelled(label) == [] and not Path(f"/proc/{sleeper}/comm").exists()
+    finally:
+        stop.set()
+        for group in JobCgroup.labelled(label):
+            group.remove()

@@ -156,19 +156,32 @@ def wait_for_status(client, run_id, status, timeout=120):
 
 
 def submission_token(run_id: str) -> str:
-    """In the command line of the participant's program (its --data-dir), and of nothing else."""
+    """In the command line of the participant's program (its --data-dir), and of the ingestion program's."""
     return f"{run_id}/tasks/tabular-baseline/run/prediction/input_data"
+
+
+def submission_processes(run_id: str) -> list[str]:
+    """The participant's program itself, running: in the sandbox (its own user namespace, not bubblewrap),
+    with the run's data folder in its command line."""
+    found = []
+    for pid in processes_with(submission_token(run_id)):
+        try:
+            sandboxed = os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+            if sandboxed and Path(f"/proc/{pid}/comm").read_text().strip() != "bwrap":
+                found.append(pid)
+        except OSError:
+            continue
+    return found
 
 
 def test_cancel_kills_the_running_submission(client, tmp_path):
     upload = write_zip(tmp_path / "slow.zip", {"baseline.py": SLOW_BASELINE})
     run_id = client.run(competitions=["tabular-baseline"], solution={"tabular-baseline": upload}, scale=TINY)
-    token = submission_token(run_id)
     wait_for_status(client, run_id, "running")
     deadline = time.monotonic() + 60
-    while not processes_with(token) and time.monotonic() < deadline:
+    while not submission_processes(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert processes_with(token), "the slow submission never started"
+    assert submission_processes(run_id), "the slow submission never started"
     assert client.cancel(run_id)["status"] == "cancelled"
     deadline = time.monotonic() + 30
     while processes_with(run_id) and time.monotonic() < deadline:
@@ -266,9 +279,8 @@ def test_a_killed_server_loses_no_run(project, tmp_path):
             upload = write_zip(tmp_path / "slow.zip", {"baseline.py": SLOW_BASELINE})
             interrupted = sdk.run(competitions=["toy-results", "tabular-baseline"], scale=TINY,
                                   solution={"toy-results": _toy_solution(tmp_path), "tabular-baseline": upload})
-            token = submission_token(interrupted)
             deadline = time.monotonic() + 60
-            while not processes_with(token) and time.monotonic() < deadline:
+            while not submission_processes(interrupted) and time.monotonic() < deadline:
                 time.sleep(0.2)
         server.stop(kill=True)  # SIGKILL: no chance to clean up
         server = Server(project, runs, workers=1).start()

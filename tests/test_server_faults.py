@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_project, processes_with, write_zip
+from programlib.cgroups import JobCgroup
 from sdk.client import Client, ServerError
 from server import scheduler as scheduler_module
 from server.store import Store
-from test_server import SLOW_BASELINE, TINY, Server, submission_token
+from test_server import SLOW_BASELINE, TINY, Server, submission_processes
 
 CRASH = "raise SystemExit('my bug: no model')\n"
 TOY_IDS = [f"i{k}" for k in range(30)]  # toy-results at the tiny scale (tests/fixtures/toy-results/prepare.py)
@@ -151,7 +152,7 @@ def test_a_killed_job_process_fails_its_task_and_nothing_else(client, server, tm
     slow = write_zip(tmp_path / "slow.zip", {"baseline.py": SLOW_BASELINE})
     run_id = client.run(competitions=["tabular-baseline", "toy-results"], scale=TINY,
                         solution={"tabular-baseline": slow, "toy-results": toy})
-    wait_for(lambda: processes_with(submission_token(run_id)), 60, "the slow submission started")
+    wait_for(lambda: submission_processes(run_id), 60, "the slow submission started")
     [job] = job_processes(f"{run_id}/tasks/tabular-baseline")  # not the toy-results task's job
     started = time.monotonic()
     os.kill(job, signal.SIGKILL)
@@ -163,6 +164,8 @@ def test_a_killed_job_process_fails_its_task_and_nothing_else(client, server, tm
     assert tasks["tabular-baseline"]["error"].startswith("the task's job process ended with code -9 and no result")
     assert tasks["toy-results"]["status"] == "completed" and tasks["toy-results"]["valid"]  # the other task
     wait_for(lambda: not processes_with(run_id), 10, "the killed job's children (ingestion, participant code) end")
+    # The ingestion program died before it could remove the participant's cgroup: the server removed it.
+    assert JobCgroup.labelled(scheduler_module.cgroup_label(server.runs_dir)) == []
     health = client.health()
     assert health["status"] == "ok" and health["running"] == 0 and health["unsaved"] == 0
     assert artifact_bytes(client, before, tmp_path / "after") == kept  # another run's artifacts are intact
@@ -188,7 +191,7 @@ def test_a_killed_server_restarted_loses_no_run_and_no_artifact(project, tmp_pat
                               solution={"toy-results": write_zip(tmp_path / "toy.zip", {
                                   "predictions.csv": toy_predictions(runs)}), "tabular-baseline": sleeper})
             queued = sdk.run(competitions=["toy-results"], solution="reference", scale=TINY)  # behind it (1 worker)
-            wait_for(lambda: processes_with(submission_token(running)), 60, "the sleeper started")
+            wait_for(lambda: submission_processes(running), 60, "the sleeper started")
         server.stop(kill=True)  # SIGKILL: no chance to clean up
         server = Server(project, runs, workers=1).start()
         assert not processes_with(running), "the dead server's job was left running"
@@ -308,7 +311,7 @@ def test_a_full_disk_fails_the_task_with_a_clear_error_and_the_server_goes_on(pr
             running = sdk.run(competitions=["tabular-baseline"], solution={"tabular-baseline": slow}, scale=TINY,
                               time_limit=8)
             queued = sdk.run(competitions=["toy-results"], solution="reference", scale=TINY)
-            wait_for(lambda: processes_with(submission_token(running)), 60, "the slow submission started")
+            wait_for(lambda: submission_processes(running), 60, "the slow submission started")
             with DiskFiller(view / "filler.bin"):
                 health = sdk.health()
                 assert health["status"] == "ok" and health["disk_free_mb"] < 1
