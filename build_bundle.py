@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from bundlegen.build import build_bundle
+from bundlegen.build import build_bundle, build_with_data_keys
 from bundlegen.data import PrepareError
 from bundlegen.datasets import DataKeysError
 from bundlegen.render import RenderError
@@ -102,7 +102,10 @@ def build(tasks, build_all, scale, seed, raw_data, out, data_keys) -> None:
         fail(f"unknown task(s): {', '.join(unknown)} (known: {', '.join(known)})")
     for task_id in known if build_all else tasks:
         try:
-            build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data, data_keys=data_keys)
+            if data_keys is None:
+                build_bundle(known[task_id], out, scale_name=scale, seed=seed, raw_dir=raw_data)
+            else:
+                build_with_data_keys(known[task_id], out, data_keys, scale_name=scale, seed=seed, raw_dir=raw_data)
         except BUILD_ERRORS as error:
             fail(build_error(error))
 

@@ -1,10 +1,21 @@
-"""Running a task's prepare(raw_dir, out_dir, scale, seed), cached by the content of everything it depends on."""
+"""Running a task's prepare(raw_dir, out_dir, params, seed), cached by the content of everything it depends on.
+
+The contract (a task folder needs nothing from this framework, like MLE-bench's prepare(raw, public, private)):
+
+    def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None
+
+raw_dir: the --raw-data folder, or None for synthetic data; out_dir: where to write public/, private/ (and
+input_data/, solution/); params: a plain dict, the chosen scale's parameters from the `scales:` section of the
+task's bundle.yaml; seed: the data seed. A ValueError (or FileNotFoundError) says the raw data cannot be used.
+"""
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 import json
 import shutil
 import sys
@@ -14,6 +25,8 @@ from pathlib import Path
 from .definition import DefinitionError, Scale, TaskDefinition
 
 COMPLETE_MARKER = ".complete"
+PREPARE_PARAMETERS = ("raw_dir", "out_dir", "params", "seed")
+CONTRACT = "prepare(raw_dir, out_dir, params, seed)"
 
 
 class PrepareError(Exception):
@@ -29,14 +42,48 @@ def load_prepare(task: TaskDefinition):
         module = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(package, None, is_package=True))
         module.__path__ = [str(folder)]
         sys.modules[package] = module
-    module = importlib.import_module(f"{package}.prepare")
+    name = task.project.relative(folder / "prepare.py")
+    try:
+        module = importlib.import_module(f"{package}.prepare")
+    except ImportError as error:
+        if "scale_parameters" not in str(error):
+            raise
+        raise DefinitionError([f"{name}: imports scale_parameters, which is gone: {CONTRACT} gets the scale's "
+                               f"parameters as `params`, a plain dict (a task folder imports nothing from "
+                               f"bundlegen)"]) from None
     if not callable(getattr(module, "prepare", None)):
-        raise DefinitionError([f"{task.project.relative(folder / 'prepare.py')}: defines no function "
-                               f"prepare(raw_dir, out_dir, scale, seed)"])
+        raise DefinitionError([f"{name}: defines no function {CONTRACT}"])
+    problem = signature_problem(module.prepare)
+    if problem:
+        raise DefinitionError([f"{name}: {problem}"])
     return module.prepare
 
 
+def signature_problem(prepare) -> str | None:
+    """Why `prepare` does not fit the contract, or None: four positional parameters named raw_dir, out_dir,
+    params and seed (any further ones need a default)."""
+    try:
+        signature = inspect.signature(prepare)
+    except (TypeError, ValueError):
+        return None  # a builtin or a C callable: nothing to check
+    parameters = list(signature.parameters.values())
+    first = parameters[:4]
+    fits = (len(first) == 4 and tuple(p.name for p in first) == PREPARE_PARAMETERS
+            and all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in first)
+            and all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters[4:]))
+    if fits:
+        return None
+    shown = f"prepare{signature}"
+    if tuple(p.name for p in first) == ("raw_dir", "out_dir", "scale", "seed"):
+        return (f"{shown} is the old contract: write {CONTRACT}, where params is a plain dict of the chosen "
+                f"scale's parameters from bundle.yaml's scales (no scale name, no import from bundlegen)")
+    return (f"{shown} does not match the contract {CONTRACT}: four positional parameters, the raw data folder "
+            f"(or None), the output folder, a plain dict of the scale's parameters and the seed")
+
+
 def cache_key(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | None) -> str:
+    """Everything the data depends on: every file of the task folder (prepare.py, its siblings, and bundle.yaml,
+    whose scales section holds the parameters), the scale's name and parameters, the seed and the raw data."""
     digest = hashlib.sha256()
     for path in sorted(task.folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -78,7 +125,7 @@ def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | 
     try:
         log(f"  data: preparing {source} data (scale {scale.name}, seed {seed})")
         try:
-            prepare(raw_dir, staging, scale, seed)
+            prepare(raw_dir, staging, copy.deepcopy(dict(scale.params)), seed)  # a plain dict, not our Scale
         except (ValueError, FileNotFoundError) as error:
             if raw_dir is None:
                 raise  # synthetic data failing is our bug: keep the traceback

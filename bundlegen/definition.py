@@ -155,8 +155,9 @@ class TaskModel(Strict):
 
 
 class Scale(str):
-    """What prepare() receives as `scale`: the scale's name (a str: "tiny", "small" or "full") that also
-    carries that scale's parameters from bundle.yaml in `.params`."""
+    """The chosen scale, for the builder and the pages: its name (a str: "tiny", "small" or "full") that also
+    carries that scale's parameters from bundle.yaml in `.params`. prepare() never sees it: it gets a plain dict
+    of the parameters (see data.prepare_data)."""
 
     params: dict
 
@@ -168,19 +169,6 @@ class Scale(str):
     @property
     def name(self) -> str:
         return str(self)
-
-
-def scale_parameters(scale: str, task_folder: Path) -> dict:
-    """The parameters of `scale`: carried by a Scale, or read from the task's bundle.yaml for a plain name."""
-    if isinstance(scale, Scale):
-        return scale.params
-    document = load_yaml_file(task_folder / DEFINITION_FILE)  # a YamlError (a ValueError) names the file
-    scales = (document.get("scales") if isinstance(document, dict) else None) or {}
-    if not isinstance(scales, dict):
-        raise ValueError(f"{task_folder / DEFINITION_FILE}: scales must be a mapping of scale names to parameters")
-    if scale not in scales:
-        raise ValueError(f"unknown scale {scale!r} (defined: {', '.join(scales)})")
-    return dict(scales[scale])
 
 
 @dataclass(frozen=True)
@@ -213,7 +201,7 @@ class TaskDefinition:
         return next(c for c in self.model.leaderboard.columns if c.key == self.model.leaderboard.primary)
 
     def starting_kit_dir(self) -> Path | None:
-        return self.project.starting_kits()[self.model.starting_kit] if self.model.starting_kit else None
+        return self.project.starting_kits().get(self.model.starting_kit) if self.model.starting_kit else None
 
 
 class DefinitionError(Exception):
@@ -264,9 +252,28 @@ def load_task(folder: Path, project: Project | None = None) -> TaskDefinition:
 
 def _cross_checks(task: TaskDefinition):
     """Checks pydantic cannot do alone: references to files, programs and other fields."""
+    model = task.model
+    yield from _check_id(task)
+    yield from _check_task_files(task)
+    yield from _check_known_names(task)
+    if model.submission.kind == "code":
+        yield from _check_code_submission(model)
+    else:
+        yield from _check_results_submission(model)
+    yield from _check_phases(model)
+    yield from _check_leaderboard(model.leaderboard)
+    yield from _check_scales(model)
+    yield from _check_solution(task)
+
+
+def _check_id(task: TaskDefinition):
+    if task.model.id != task.folder.name:
+        yield "id", f"{task.model.id!r} must equal the task's folder name {task.folder.name!r}"
+
+
+def _check_task_files(task: TaskDefinition):
+    """The logo, terms and pages exist and are not empty; prepare.py exists."""
     model, folder, project = task.model, task.folder, task.project
-    if model.id != folder.name:
-        yield "id", f"{model.id!r} must equal the task's folder name {folder.name!r}"
     for where, relative in [("logo", model.logo), ("terms", model.terms)] + [
             (f"pages[{i}].file", page.file) for i, page in enumerate(model.pages)]:
         file = folder / relative
@@ -275,75 +282,121 @@ def _cross_checks(task: TaskDefinition):
         elif file.stat().st_size == 0:
             yield where, f"file {relative!r} is empty"
     if not (folder / "prepare.py").is_file():
-        yield "(task folder)", "prepare.py not found: every task needs prepare(raw_dir, out_dir, scale, seed)"
+        yield "(task folder)", "prepare.py not found: every task needs prepare(raw_dir, out_dir, params, seed)"
+
+
+def _check_known_names(task: TaskDefinition):
+    """Programs, image and starting kit name folders the project has."""
+    model, project = task.model, task.project
     for where, name, known in [("scoring_program", model.scoring_program, project.scoring_programs()),
                                ("ingestion_program", model.ingestion_program, project.ingestion_programs()),
                                ("docker_image", model.docker_image, project.images()),
                                ("starting_kit", model.starting_kit, project.starting_kits())]:
         if name is not None and name not in known:
             yield where, f"unknown {where.replace('_', ' ')} {name!r} (known: {', '.join(known) or 'none'})"
+
+
+def _check_code_submission(model: TaskModel):
     submission = model.submission
-    if submission.kind == "code":
-        if model.ingestion_program is None:
-            yield "ingestion_program", "a code submission needs an ingestion program to run it"
-        if not submission.entry:
-            yield "submission.entry", "a code submission must name the program the ingestion program runs"
-        if submission.time_limit is None:
-            yield "submission.time_limit", "a code submission needs a time limit in seconds"
-        for i, arg in enumerate(submission.args):
-            for placeholder in set(_placeholders(arg)) - set(ARG_PLACEHOLDERS):
-                yield f"submission.args[{i}]", f"unknown placeholder {placeholder} (known: {', '.join(ARG_PLACEHOLDERS)})"
-        for entry, where in [(submission.entry, "submission.entry")] + [
-                (run.entry, f"submission.runs[{i}].entry") for i, run in enumerate(submission.runs)]:
-            if entry and not entry.endswith((".py", ".ipynb")):
-                yield where, f"{entry!r}: the ingestion program runs .py scripts and .ipynb notebooks"
-        names = [run.name for run in submission.runs]
-        for i, run in enumerate(submission.runs):
-            if run.name == "main" or run.name in names[:i]:
-                yield f"submission.runs[{i}].name", f"{run.name!r} is taken (names are unique, and not 'main')"
-            for j, arg in enumerate(run.args or []):
-                for placeholder in set(_placeholders(arg)) - set(ARG_PLACEHOLDERS):
-                    yield f"submission.runs[{i}].args[{j}]", f"unknown placeholder {placeholder}"
-    else:
-        if model.ingestion_program is not None:
-            yield "ingestion_program", "a results submission is scored as submitted: remove the ingestion program"
-        if not submission.files:
-            yield "submission.files", "a results submission must list the files it holds"
-        if submission.runs:
-            yield "submission.runs", "a results submission is not run"
+    if model.ingestion_program is None:
+        yield "ingestion_program", "a code submission needs an ingestion program to run it"
+    if not submission.entry:
+        yield "submission.entry", "a code submission must name the program the ingestion program runs"
+    if submission.time_limit is None:
+        yield "submission.time_limit", "a code submission needs a time limit in seconds"
+    for i, arg in enumerate(submission.args):
+        for placeholder in _unknown_placeholders(arg):
+            yield f"submission.args[{i}]", f"unknown placeholder {placeholder} (known: {', '.join(ARG_PLACEHOLDERS)})"
+    for entry, where in [(submission.entry, "submission.entry")] + [
+            (run.entry, f"submission.runs[{i}].entry") for i, run in enumerate(submission.runs)]:
+        if entry and not entry.endswith((".py", ".ipynb")):
+            yield where, f"{entry!r}: the ingestion program runs .py scripts and .ipynb notebooks"
+    yield from _check_extra_runs(submission)
+
+
+def _check_extra_runs(submission: Submission):
+    """Run names are unique and not 'main'; run args use known placeholders."""
+    names = [run.name for run in submission.runs]
+    for i, run in enumerate(submission.runs):
+        if run.name == "main" or run.name in names[:i]:
+            yield f"submission.runs[{i}].name", f"{run.name!r} is taken (names are unique, and not 'main')"
+        for j, arg in enumerate(run.args or []):
+            for placeholder in _unknown_placeholders(arg):
+                yield f"submission.runs[{i}].args[{j}]", f"unknown placeholder {placeholder}"
+
+
+def _check_results_submission(model: TaskModel):
+    submission = model.submission
+    if model.ingestion_program is not None:
+        yield "ingestion_program", "a results submission is scored as submitted: remove the ingestion program"
+    if not submission.files:
+        yield "submission.files", "a results submission must list the files it holds"
+    if submission.runs:
+        yield "submission.runs", "a results submission is not run"
+
+
+def _check_phases(model: TaskModel):
     for i, phase in enumerate(model.phases):
-        if phase.end is None and i != len(model.phases) - 1:
-            yield f"phases[{i}].end", "every phase but the last needs an end date"
-        if phase.end is not None and phase.end <= phase.start:
-            yield f"phases[{i}].end", f"{phase.end} is not after the start {phase.start}"
-        if i > 0:
-            previous = model.phases[i - 1]
-            if previous.end is not None and phase.start <= previous.end:
-                yield f"phases[{i}].start", f"{phase.start} must be after phase {i - 1}'s end {previous.end}"
-        if submission.time_limit is not None:
-            runs = 1 + len(submission.runs)  # every run may take the whole time limit
-            if submission.time_limit * runs >= phase.execution_time_limit:
-                needed = f"{runs} × submission.time_limit" if runs > 1 else "submission.time_limit"
-                yield (f"phases[{i}].execution_time_limit", f"{phase.execution_time_limit} s must exceed {needed} "
-                       f"({submission.time_limit * runs} s), which the ingestion program enforces")
-        if phase.execution_time_limit > 600:
-            yield f"phases[{i}].execution_time_limit", "Codabench's default queue caps every job at 600 s"
-    keys = [column.key for column in model.leaderboard.columns]
+        yield from _check_phase_dates(model.phases, i)
+        yield from _check_phase_time_limit(i, phase, model.submission)
+
+
+def _check_phase_dates(phases: list[Phase], i: int):
+    """Phase i ends after it starts, and starts after phase i - 1 ends; only the last may stay open."""
+    phase = phases[i]
+    if phase.end is None and i != len(phases) - 1:
+        yield f"phases[{i}].end", "every phase but the last needs an end date"
+    if phase.end is not None and phase.end <= phase.start:
+        yield f"phases[{i}].end", f"{phase.end} is not after the start {phase.start}"
+    if i > 0:
+        previous = phases[i - 1]
+        if previous.end is not None and phase.start <= previous.end:
+            yield f"phases[{i}].start", f"{phase.start} must be after phase {i - 1}'s end {previous.end}"
+
+
+def _check_phase_time_limit(i: int, phase: Phase, submission: Submission):
+    if submission.time_limit is not None:
+        runs = 1 + len(submission.runs)  # every run may take the whole time limit
+        if submission.time_limit * runs >= phase.execution_time_limit:
+            needed = f"{runs} × submission.time_limit" if runs > 1 else "submission.time_limit"
+            yield (f"phases[{i}].execution_time_limit", f"{phase.execution_time_limit} s must exceed {needed} "
+                   f"({submission.time_limit * runs} s), which the ingestion program enforces")
+    if phase.execution_time_limit > 600:
+        yield f"phases[{i}].execution_time_limit", "Codabench's default queue caps every job at 600 s"
+
+
+def _check_leaderboard(leaderboard: Leaderboard):
+    """Column keys are unique; the primary key names a visible column."""
+    keys = [column.key for column in leaderboard.columns]
     for i, key in enumerate(keys):
         if key in keys[:i]:
             yield f"leaderboard.columns[{i}].key", f"{key!r} is used by another column"
-    if model.leaderboard.primary not in keys:
-        yield "leaderboard.primary", f"{model.leaderboard.primary!r} is not a column key ({', '.join(keys)})"
-    elif next(c for c in model.leaderboard.columns if c.key == model.leaderboard.primary).hidden:
+    if leaderboard.primary not in keys:
+        yield "leaderboard.primary", f"{leaderboard.primary!r} is not a column key ({', '.join(keys)})"
+    elif next(c for c in leaderboard.columns if c.key == leaderboard.primary).hidden:
         yield "leaderboard.primary", "the primary column must be visible"
+
+
+def _check_scales(model: TaskModel):
     for scale in SCALES:
         if scale not in model.scales:
             yield "scales", f"scale {scale!r} is missing (every task defines tiny, small and full)"
+
+
+def _check_solution(task: TaskDefinition):
+    """The solution folder is inside the starting kit."""
+    model = task.model
     if model.solution is not None and task.starting_kit_dir() is not None:
         if model.solution != "." and not (task.starting_kit_dir() / model.solution).is_dir():
             yield "solution", f"folder {model.solution!r} not found in starting_kits/{model.starting_kit}"
+    elif model.solution is not None and model.starting_kit:
+        pass  # an unknown starting kit: said once, by _check_known_names
     elif model.solution is not None:
         yield "solution", "a solution folder is looked up inside the starting kit: set starting_kit"
+
+
+def _unknown_placeholders(arg: str) -> list[str]:
+    return sorted(set(_placeholders(arg)) - set(ARG_PLACEHOLDERS))  # sorted: the same message every run
 
 
 def _placeholders(text: str) -> list[str]:

@@ -19,6 +19,7 @@ from programlib.safe_yaml import YamlError, load_yaml_member
 from programlib.transfer import read_regular
 
 from .build import MAX_BUNDLE_BYTES
+from .bundle_format import BUNDLE_INFO, COMPETITION
 from .datasets import is_dataset_key
 from .definition import SUBMISSION_RULES
 from .leaks import find_leaks
@@ -158,7 +159,7 @@ class BundleChecker:
     def bundle_info(self) -> dict:
         """Our own facts about the bundle (bundle.json), when it was made by this builder."""
         try:
-            return json.loads(self.read("bundle.json"))
+            return json.loads(self.read(BUNDLE_INFO))  # lenient: a bundle of another builder may hold anything
         except (KeyError, ValueError):
             return {}
 
@@ -174,13 +175,13 @@ class BundleChecker:
         if self.path.stat().st_size > MAX_BUNDLE_BYTES:
             self.problem(self.path.name, f"{self.path.stat().st_size / 1e6:.0f} MB: Codabench hangs unpacking "
                                          f"bundles this big; upload the large data once as datasets")
-        if "competition.yaml" not in self.names:
+        if COMPETITION not in self.names:
             nested = sorted(n for n in self.names if n.endswith("/competition.yaml"))
             hint = f" (found {nested[0]}: zip the bundle's contents, not its folder)" if nested else ""
             self.problem(self.path.name, f"no competition.yaml at the root of the zip{hint}")
             return self.report
         try:
-            competition = load_yaml_member(self.archive, "competition.yaml")
+            competition = load_yaml_member(self.archive, COMPETITION)
         except YamlError as error:
             self.problem("competition.yaml", error.reason)
             return self.report
@@ -349,16 +350,36 @@ class BundleChecker:
             return None
 
     def check_leaderboards(self, c: dict) -> list[dict]:
+        """Check the leaderboard; return its columns that are mappings (for the solution-score check)."""
+        board = self.first_leaderboard(c)
+        if board is None:
+            return []
+        self.check_leaderboard_fields(board)
+        columns = board.get("columns")
+        if not isinstance(columns, list) or not columns:
+            self.problem("leaderboards[0].columns", "required: a non-empty list")
+            return []
+        self.check_columns(columns)
+        self.check_computation_indexes(columns)
+        self.check_primary_index(board, columns)
+        return [column for column in columns if isinstance(column, dict)]
+
+    def first_leaderboard(self, c: dict) -> dict | None:
+        """The leaderboard Codabench uses (the first), or None when there is none to check further."""
         boards = c.get("leaderboards")
         if not isinstance(boards, list) or not boards:
             self.problem("leaderboards", "required: a list with one leaderboard")
-            return []
+            return None
         if len(boards) > 1:
             self.problem("leaderboards", f"{len(boards)} leaderboards: Codabench uses only the first for every phase")
         board = boards[0]
         if not isinstance(board, dict):
             self.problem("leaderboards[0]", "must be a mapping")
-            return []
+            return None
+        return board
+
+    def check_leaderboard_fields(self, board: dict) -> None:
+        """The title, key and submission rule of the leaderboard (its columns apart)."""
         for key, limit in (("title", 64), ("key", 36)):
             if not board.get(key):
                 self.problem(f"leaderboards[0].{key}", "required")
@@ -367,40 +388,55 @@ class BundleChecker:
         rule = board.get("submission_rule", "Add")
         if not hashable(rule) or rule not in SUBMISSION_RULES:
             self.problem("leaderboards[0].submission_rule", f"{rule!r} is not one of {', '.join(sorted(SUBMISSION_RULES))}")
-        columns = board.get("columns")
-        if not isinstance(columns, list) or not columns:
-            self.problem("leaderboards[0].columns", "required: a non-empty list")
-            return []
+
+    def check_columns(self, columns: list) -> None:
+        """Each column on its own, and its key and index against the columns before it."""
         keys, indexes = [], []
         for i, column in enumerate(columns):
             where = f"leaderboards[0].columns[{i}]"
             if not isinstance(column, dict):
                 self.problem(where, "must be a mapping")
                 continue
-            for key in ("title", "key"):
-                if not column.get(key):
-                    self.problem(f"{where}.{key}", "required")
-                elif len(str(column[key])) > 36:
-                    self.problem(f"{where}.{key}", "at most 36 characters")
-            if column.get("key") in keys:
-                self.problem(f"{where}.key", f"{column['key']!r} is used by another column")
+            self.check_column_names(where, column, keys)
             keys.append(column.get("key"))
-            index = column.get("index")
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-                self.problem(f"{where}.index", f"must be a whole number ≥ 0, got {index!r}")
-            elif index in indexes:
-                self.problem(f"{where}.index", f"{index} is used by another column")
-            indexes.append(index)
-            if column.get("sorting", "desc") not in ("asc", "desc"):
-                self.problem(f"{where}.sorting", f"{column['sorting']!r}: must be asc or desc")
-            if "precision" in column and not isinstance(column["precision"], int):
-                self.problem(f"{where}.precision", "must be a whole number")
-            if "computation" in column:
-                if column["computation"] not in ("avg", "sum", "min", "max"):
-                    self.problem(f"{where}.computation", "must be avg, sum, min or max")
-                refs = column.get("computation_indexes")
-                if not isinstance(refs, list) or not refs:
-                    self.problem(f"{where}.computation_indexes", "required with computation: other columns' indexes")
+            self.check_column_index(where, column, indexes)
+            indexes.append(column.get("index"))
+            self.check_column_display(where, column)
+            self.check_column_computation(where, column)
+
+    def check_column_names(self, where: str, column: dict, keys_before: list) -> None:
+        for key in ("title", "key"):
+            if not column.get(key):
+                self.problem(f"{where}.{key}", "required")
+            elif len(str(column[key])) > 36:
+                self.problem(f"{where}.{key}", "at most 36 characters")
+        if column.get("key") and column["key"] in keys_before:
+            self.problem(f"{where}.key", f"{column['key']!r} is used by another column")
+
+    def check_column_index(self, where: str, column: dict, indexes_before: list) -> None:
+        index = column.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            self.problem(f"{where}.index", f"must be a whole number ≥ 0, got {index!r}")
+        elif index in indexes_before:
+            self.problem(f"{where}.index", f"{index} is used by another column")
+
+    def check_column_display(self, where: str, column: dict) -> None:
+        if column.get("sorting", "desc") not in ("asc", "desc"):
+            self.problem(f"{where}.sorting", f"{column['sorting']!r}: must be asc or desc")
+        if "precision" in column and not isinstance(column["precision"], int):
+            self.problem(f"{where}.precision", "must be a whole number")
+
+    def check_column_computation(self, where: str, column: dict) -> None:
+        """A computed column names its operation and the columns it computes over (checked later)."""
+        if "computation" in column:
+            if column["computation"] not in ("avg", "sum", "min", "max"):
+                self.problem(f"{where}.computation", "must be avg, sum, min or max")
+            refs = column.get("computation_indexes")
+            if not isinstance(refs, list) or not refs:
+                self.problem(f"{where}.computation_indexes", "required with computation: other columns' indexes")
+
+    def check_computation_indexes(self, columns: list) -> None:
+        """Every computation index names another column's index (after all columns, so later ones count too)."""
         all_indexes = {column.get("index") for column in columns
                        if isinstance(column, dict) and hashable(column.get("index"))}
         for i, column in enumerate(columns):
@@ -409,13 +445,14 @@ class BundleChecker:
                     if ref == column.get("index") or not hashable(ref) or ref not in all_indexes:
                         self.problem(f"leaderboards[0].columns[{i}].computation_indexes[{j}]",
                                      f"{ref!r} is not another column's index")
+
+    def check_primary_index(self, board: dict, columns: list) -> None:
         primary = board.get("primary_index", 0)
         visible = {column.get("index") for column in columns
                    if isinstance(column, dict) and not column.get("hidden") and hashable(column.get("index"))}
         if not hashable(primary) or primary not in visible:
             self.problem("leaderboards[0].primary_index", f"{primary!r} is not the index of a visible column "
                                                            f"(the leaderboard page would crash)")
-        return [column for column in columns if isinstance(column, dict)]
 
     # --- running the solutions -----------------------------------------------------------------
 

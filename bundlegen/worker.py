@@ -28,7 +28,7 @@ from programlib.safe_yaml import YamlError, load_yaml_file, load_yaml_member
 from programlib.sandbox import Confinement, probe as sandbox_probe
 from programlib.transfer import MAX_ENTRIES, copy_out, read_regular
 
-from .build import BUNDLE_INFO
+from .bundle_format import COMPETITION, read_bundle_info
 from .datasets import is_dataset_key
 
 SANDBOX_VARIABLE = "MLEB_SANDBOX"  # tells the ingestion program: require a sandbox, or run without (off)
@@ -85,19 +85,15 @@ class Bundle:
         except (zipfile.BadZipFile, OSError) as error:
             raise WorkerError(f"{path}: not a valid zip file ({error})") from None
         try:
-            self.competition = load_yaml_member(self.archive, "competition.yaml",
-                                                label=f"{path.name}: competition.yaml")
+            self.competition = load_yaml_member(self.archive, COMPETITION, label=f"{path.name}: {COMPETITION}")
         except KeyError:
-            raise WorkerError(f"{path}: no competition.yaml at the root of the bundle") from None
+            raise WorkerError(f"{path}: no {COMPETITION} at the root of the bundle") from None
         except YamlError as error:
             raise WorkerError(str(error)) from None
         if not isinstance(self.competition, dict):
-            raise WorkerError(f"{path.name}: competition.yaml: the top level must be a mapping, "
+            raise WorkerError(f"{path.name}: {COMPETITION}: the top level must be a mapping, "
                               f"not {type(self.competition).__name__}")
-        try:
-            self.info = json.loads(self.archive.read(BUNDLE_INFO))
-        except KeyError:
-            self.info = {}
+        self.info = read_bundle_info(self.archive)
 
     def extract_dataset(self, reference: str, target: Path) -> None:
         """A task's file reference: a zip inside the bundle, or a folder of it (Codabench zips folders)."""
@@ -123,7 +119,7 @@ class Bundle:
             destination.write_bytes(self.archive.read(name))
 
     def phase_and_task(self, phase_index: int) -> tuple[dict, dict]:
-        where = f"{self.path.name}: competition.yaml"
+        where = f"{self.path.name}: {COMPETITION}"
         phases = self.competition.get("phases") or []
         if not isinstance(phases, list):
             raise WorkerError(f"{where}: phases must be a list of mappings, not {type(phases).__name__}")

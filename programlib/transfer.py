@@ -10,9 +10,11 @@ with `write_new` (O_EXCL | O_NOFOLLOW): never through a path the participant cou
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from .errors import SubmissionError
 
@@ -209,3 +211,27 @@ def write_new(path: Path, data: bytes | str) -> None:
             view = view[os.write(fd, view):]
     finally:
         os.close(fd)
+
+
+def replace_atomically(target: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Replace `target` whole or not at all (a full disk, a crash): write `data` (bytes, or a function that writes
+    to the open binary file) to a new hidden partial file next to it, sync it, and rename it over `target`.
+
+    The partial has a fresh random name and is created with O_EXCL | O_NOFOLLOW, so two writers of the same target
+    never share it and nothing planted at its name is followed or overwritten; on any error it is removed and the
+    error raised, and `target` is left as it was. Its mode is 0666 less the umask, as for any new file.
+    """
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(8)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        with open(fd, "wb") as out:
+            if callable(data):
+                data(out)
+            else:
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

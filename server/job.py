@@ -20,13 +20,14 @@ import zipfile
 from pathlib import Path
 
 from bundlegen.build import build_bundle
+from bundlegen.bundle_format import NotInBundle, reference_solution, sample_submission
 from bundlegen.data import PrepareError
 from bundlegen.definition import DefinitionError, load_task
 from bundlegen.project import Project
 from bundlegen.worker import Bundle, WorkerError, placement, run_submission
 from programlib.archive import UnsafeArchiveError, safe_extract
 from programlib.errors import SubmissionError
-from programlib.transfer import copy_file_out
+from programlib.transfer import copy_file_out, replace_atomically
 
 from .disk import DISK_FULL, FREED, disk_full, free_space, why
 
@@ -40,36 +41,6 @@ def log(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
     except OSError:  # job.log is on a full disk: the line is lost, the job goes on to write its result
         pass
-
-
-def sample_submission(bundle: Bundle, target: Path) -> Path:
-    """The task's trivial submission: the starting kit's sample_submission/ folder, else the public data's
-    sample_<file> for each results file the task accepts (sample_submission.csv → submission.csv)."""
-    phase, _task = bundle.phase_and_task(0)
-    kit = target.parent / "kit"
-    if phase.get("starting_kit"):  # Codabench puts the kit and the public data on the phase
-        bundle.extract_dataset(phase["starting_kit"], kit)
-        if (kit / "sample_submission").is_dir():
-            return kit / "sample_submission"
-    files = bundle.info.get("submission_files") or []
-    public = target.parent / "public"
-    if phase.get("public_data") and files:
-        bundle.extract_dataset(phase["public_data"], public)
-        if all((public / f"sample_{name}").is_file() for name in files):
-            target.mkdir(parents=True, exist_ok=True)
-            for name in files:
-                shutil.copyfile(public / f"sample_{name}", target / name)
-            return target
-    raise WorkerError("this task has no sample submission (no sample_submission/ in its starting kit and no "
-                      "sample_<file> in its public data)")
-
-
-def reference_solution(bundle: Bundle, target: Path) -> Path:
-    solutions = bundle.competition.get("solutions") or []
-    if not solutions:
-        raise WorkerError("this bundle holds no reference solution")
-    bundle.extract_dataset(solutions[0]["path"], target)
-    return target
 
 
 def write_folder_zip(folder: Path, target: Path) -> None:
@@ -131,12 +102,11 @@ def run_job(task_dir: Path) -> dict:
         bundle_path = build_bundle(task, Path(spec["bundles_dir"]) / f"{scale}-seed{seed}", scale_name=scale,
                                    seed=seed, cache_dir=Path(spec["cache_dir"]), log=log)
         bundle = Bundle(bundle_path)
-        bundle.info.setdefault("submission_files", list(task.model.submission.files))
         solution = spec["solution"]
         if solution == "reference":
             submission = reference_solution(bundle, task_dir / "work" / "solution")
-        elif solution == "sample":
-            submission = sample_submission(bundle, task_dir / "work" / "sample")
+        elif solution == "sample":  # the results files it accepts: a results task's bundle does not record them
+            submission = sample_submission(bundle, task_dir / "work" / "sample", list(task.model.submission.files))
         else:
             submission = task_dir / "submission.zip"
             safe_extract(submission, task_dir / "work" / "upload", label="the uploaded submission")
@@ -161,7 +131,7 @@ def run_job(task_dir: Path) -> dict:
         if disk_full(task_dir, error):  # first: a full disk can surface as any of the errors below
             result.update(status="failed", valid=False, scores=None, error=f"{DISK_FULL}; {FREED}: {why(error)}")
             free_space(task_dir)
-        elif isinstance(error, (DefinitionError, PrepareError, WorkerError, UnsafeArchiveError)):
+        elif isinstance(error, (DefinitionError, PrepareError, WorkerError, NotInBundle, UnsafeArchiveError)):
             result["error"] = str(error)
         else:  # our bug
             result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
@@ -180,14 +150,12 @@ def main(argv: list[str]) -> int:
     # the participant's cgroup, before this process ends.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run_job(task_dir)
-    partial = task_dir / f".{RESULT}.partial"
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
     for attempt in range(2):
         try:
-            partial.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")  # trusted: the task folder is ours
-            partial.replace(task_dir / RESULT)  # written whole or not at all
+            replace_atomically(task_dir / RESULT, text.encode("utf-8"))  # written whole or not at all
             return 0
         except OSError as error:
-            partial.unlink(missing_ok=True)
             if attempt or not disk_full(task_dir, error):
                 raise  # no result: the server reports this job's exit code and job.err
             free_space(task_dir)  # the artifacts were collected already; then one more try

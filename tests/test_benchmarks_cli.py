@@ -25,6 +25,7 @@ def test_help_prints_usage_and_runs_nothing():
     result = run("--help")
     assert result.returncode == 0, result.stderr
     assert "usage: benchmarks/run.py" in result.stdout and "sandbox" in result.stdout  # lists the benchmarks
+    assert "solutions" in result.stdout  # each bundled solution against its time limit (bench_solutions.py)
     assert "==" not in result.stdout  # no benchmark started
     assert snapshot() == before
 

@@ -132,14 +132,15 @@ def test_raw_data_without_a_target_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_prepare_contract_for_every_task(tmp_path, task_id):
-    """prepare(None, out_dir, "tiny", seed): the scale by name; same seed, same bytes; the folders it must write."""
+    """prepare(None, out_dir, params, seed), params the tiny scale's dict: same seed, same bytes; the folders it
+    must write."""
     from bundlegen.data import load_prepare, check_prepared
 
     task = load_all()[task_id]
     prepare = load_prepare(task)
     digests = []
     for run in ("a", "b"):
-        prepare(None, tmp_path / run, "tiny", 0)
+        prepare(None, tmp_path / run, dict(task.scale("tiny").params), 0)
         check_prepared(task, tmp_path / run)
         files = sorted(p for p in (tmp_path / run).rglob("*") if p.is_file())
         digests.append([(p.relative_to(tmp_path / run).as_posix(), p.read_bytes()) for p in files])

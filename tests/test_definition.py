@@ -37,6 +37,11 @@ def test_wrong_type_names_file_and_field(tmp_path):
     assert problems[0].startswith(f"{FILE}: phases[1].max_submissions: ") and "integer" in problems[0]
 
 
+def test_unknown_starting_kit_with_a_solution_is_one_problem_not_a_crash(tmp_path):
+    problems = broken(tmp_path, lambda d: d.update(starting_kit="no_such_kit", solution="solution"))
+    assert len(problems) == 1 and problems[0].startswith(f"{FILE}: starting_kit: ") and "no_such_kit" in problems[0]
+
+
 def test_unknown_program_names_file_and_field(tmp_path):
     problems = broken(tmp_path, lambda d: d.update(scoring_program="no_such_scorer"))
     assert len(problems) == 1

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bundlegen.definition import load_task
 from bundlegen.worker import run_submission
 from conftest import ROOT, build_copy, copy_project, edit_definition, load_module, quiet, write_zip
 
@@ -95,7 +96,8 @@ def test_a_program_past_the_time_limit_is_stopped(tmp_path, cache_dir):
 
 def test_the_hidden_evaluation_set_is_not_the_public_one(tmp_path):
     prepare = load_module("eval_metrics_prepare", ROOT / "bundles" / TASK / "prepare.py")
-    prepare.prepare(None, tmp_path, "tiny", 0)
+    tiny = dict(load_task(ROOT / "bundles" / TASK).scale("tiny").params)
+    prepare.prepare(None, tmp_path, tiny, 0)
     public = pd.read_csv(tmp_path / "public" / "eval.csv", dtype={"id": str})
     hidden = pd.read_csv(tmp_path / "input_data" / "eval.csv", dtype={"id": str})
     labels = pd.read_csv(tmp_path / "private" / "eval_labels.csv", dtype={"id": str})
@@ -103,7 +105,7 @@ def test_the_hidden_evaluation_set_is_not_the_public_one(tmp_path):
     assert list(labels["id"]) == list(hidden["id"]) and list(labels["label"]) == list(hidden["label"])
     assert list(public.columns) == list(hidden.columns) and public.columns[-1] == "label"
     other = tmp_path / "seed1"
-    prepare.prepare(None, other, "tiny", 1)
+    prepare.prepare(None, other, tiny, 1)
     assert list(pd.read_csv(other / "public" / "train.csv").columns) != list(public.columns)  # names are drawn
 
 

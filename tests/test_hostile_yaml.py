@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from bundlegen.datasets import DataKeysError, read_keys
-from bundlegen.definition import DefinitionError, load_task, scale_parameters
+from bundlegen.data import prepare_data
+from bundlegen.definition import DefinitionError, load_task
 from bundlegen.validate import validate_bundle
 from bundlegen.worker import Bundle, WorkerError, program_command, run_submission
 from conftest import ROOT, copy_project, quiet, read_inner, rewrite_bundle, write_zip
@@ -327,13 +328,32 @@ def test_a_billion_laughs_config_is_a_clear_submission_error(tiny_bundle, tmp_pa
     assert "config.yaml is not valid YAML: config.yaml: aliases expand to more than" in ingestion_log
 
 
-def test_a_hostile_keys_file_or_scale_lookup_names_the_file(tmp_path):
+def test_a_hostile_keys_file_names_the_file(tmp_path):
     keys = tmp_path / "keys.yaml"
     keys.write_text(LAUGHS)
     with pytest.raises(DataKeysError, match=f"^{keys}: aliases expand to more than"):
         read_keys(keys, ["reference_data"])
+
+
+def test_hostile_scale_parameters_stop_at_the_definition_before_prepare(tmp_path):
+    """prepare() gets its scale's parameters from the parsed bundle.yaml and reads no YAML itself: a scales section
+    that expands without bound, or nests too deep, is a DefinitionError naming the file, before any data step; a
+    sound edit of the scale reaches prepare() through the definition."""
     project = copy_project(tmp_path / "project")
     folder = project.bundles_dir / "tabular-baseline"
-    (folder / "bundle.yaml").write_text(DEEP_MAP)
-    with pytest.raises(ValueError, match="bundle.yaml: nested deeper than 100 levels"):
-        scale_parameters("tiny", folder)
+    original = (folder / "bundle.yaml").read_text()
+    tiny = "  tiny: {n_train: 400, n_test: 200, sample_raw: true}\n"
+    assert original.count(tiny) == 1
+    for hostile, why in [(LAUGHS + original.replace(tiny, "  tiny: {n_train: *a9, n_test: 200}\n"),
+                          "aliases expand to more than"),
+                         (original.replace(tiny, "  tiny: {n_train: " + "{a: " * 500 + "1" + "}" * 500 + "}\n"),
+                          "nested deeper than 100 levels")]:
+        (folder / "bundle.yaml").write_text(hostile)
+        with pytest.raises(DefinitionError) as raised:
+            load_task(folder, project)
+        assert len(raised.value.problems) == 1
+        assert raised.value.problems[0].startswith(f"{DEFINITION}: ") and why in raised.value.problems[0]
+    (folder / "bundle.yaml").write_text(original.replace(tiny, "  tiny: {n_train: 40, n_test: 20, sample_raw: true}\n"))
+    task = load_task(folder, project)
+    data = prepare_data(task, task.scale("tiny"), 0, cache_dir=tmp_path / "cache", log=quiet)
+    assert len((data / "public" / "train.csv").read_text().splitlines()) == 1 + 40

@@ -152,12 +152,12 @@ def test_data_has_the_kaggle_layout(tiny_files):
 
 def test_label_frequencies_are_long_tailed(tmp_path):
     from bundlegen.data import load_prepare
-    from bundlegen.definition import Scale, load_all
+    from bundlegen.definition import load_all
 
     prepare = load_prepare(load_all()[TASK])
     params = {"n_train": 3000, "n_test": 10, "image_size": 16,
               "attributes": {"country": 10, "culture": 30, "dimension": 5, "medium": 40, "tags": 80}}
-    prepare(None, tmp_path, Scale("custom", params), 0)
+    prepare(None, tmp_path, params, 0)  # any scale's parameters: prepare() gets a plain dict
     train = pd.read_csv(tmp_path / "public" / "train.csv", dtype=str)
     frequency = pd.Series(" ".join(train["attribute_ids"]).split()).astype(int).value_counts()
     tags = frequency[frequency.index >= 85].sort_values(ascending=False)  # the 80 tags are ids 85..164

@@ -183,6 +183,16 @@ def test_leaderboard_column_rules(bundle, tmp_path):
         "leaderboards[0].primary_index: 9 is not the index of a visible column (the leaderboard page would crash)"]
 
 
+def test_two_columns_without_a_key_are_each_reported_not_a_crash(bundle, tmp_path):
+    def edit(c):
+        columns = c["leaderboards"][0]["columns"]
+        del columns[1]["key"], columns[2]["key"]
+    broken = rewrite_bundle(bundle, tmp_path / "b.zip", edit_yaml=edit)
+    found = problems_of(broken)
+    assert "leaderboards[0].columns[1].key: required" in found
+    assert "leaderboards[0].columns[2].key: required" in found
+
+
 def test_cli_prints_every_problem_and_exits_1(bundle, tmp_path):
     def edit(c):
         c["phases"][1]["tasks"] = [3]

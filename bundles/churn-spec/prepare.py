@@ -3,20 +3,21 @@
 The seed alone decides the schema (table and column names carry random suffixes, so they cannot be guessed)
 and the facts planted in the brief: how churn is defined (a cancellation not undone within W days, or no
 session for W days), the team's weekly contact capacity k (precision@k, recall@k), and the constraints
-(latency in ms, model size in MB, retrain cadence). One schema column is filled in only after a user has
-left: naming it as an input is label leakage. There is nothing to scale: every scale of a seed gives the
-same files, so one spec fits them all. private/facts.json holds what the scorer checks.
+(latency in ms, model size in MB, retrain cadence) and the base rate of churn. One schema column is filled in
+only after a user has left: naming it as an input is label leakage. There is nothing to scale: every scale of a
+seed gives the same files, so one spec fits them all. private/facts.json holds what the scorer checks, with the
+values each fact could have taken (a spec that states several of them is stuffed, not right).
 """
 from __future__ import annotations
 
 import json
 import string
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
-
-from bundlegen.definition import scale_parameters
 
 HORIZON_DAYS = 30
 # role → (table name choices, description, [(column base name, kind, description)]).
@@ -63,6 +64,12 @@ TABLES = {
 USER_KEY_NAMES = ["user_ref", "member_key", "account_ref", "customer_key"]
 PRODUCTS = ["Trailmate", "Pennywise", "Loomly", "Fitwave", "Notewell", "Sproutly"]
 CADENCES = ["daily", "weekly", "monthly"]
+# The values each planted fact is drawn from (the scorer knows them: stating several of them is stuffing).
+WINDOWS = {"cancellation": [7, 10, 14], "inactivity": [14, 21, 28]}
+CAPACITIES = [200, 250, 400, 500, 750, 1000]
+LATENCIES = [50, 80, 100, 150, 200, 300]
+MODEL_SIZES = [20, 50, 100, 200, 250]
+CHURN_RATES_PCT = [3, 4, 5, 6, 8]
 
 
 def suffix(rng: np.random.Generator, length: int) -> str:
@@ -98,20 +105,34 @@ def plant_facts(rng: np.random.Generator, where: dict) -> dict:
     variant = str(rng.choice(["cancellation", "inactivity"]))
     if variant == "cancellation":
         table, column = where[("subscriptions", "cancelled_at")]
-        window = int(rng.choice([7, 10, 14]))
+        window = int(rng.choice(WINDOWS["cancellation"]))
     else:
         table, column = where[("sessions", "started_at")]
-        window = int(rng.choice([14, 21, 28]))
+        window = int(rng.choice(WINDOWS["inactivity"]))
     leaky_table, leaky_column = where[("subscriptions", "retention_outcome")]
     return {
         "product": str(rng.choice(PRODUCTS)), "horizon_days": HORIZON_DAYS,
         "target": {"variant": variant, "table": table, "column": column, "window_days": window},
         "leaky": {"table": leaky_table, "column": leaky_column},
-        "k": int(rng.choice([200, 250, 400, 500, 750, 1000])),
-        "max_latency_ms": int(rng.choice([50, 80, 100, 150, 200, 300])),
-        "max_model_size_mb": int(rng.choice([20, 50, 100, 200, 250])),
+        "k": int(rng.choice(CAPACITIES)),
+        "max_latency_ms": int(rng.choice(LATENCIES)),
+        "max_model_size_mb": int(rng.choice(MODEL_SIZES)),
         "retrain_cadence": str(rng.choice(CADENCES)),
+        # drawn last, so that every earlier fact (and name) of a seed is what it was before this one existed
+        "churn_rate_pct": int(rng.choice(CHURN_RATES_PCT)),
+        **schema_facts(where),
+        "candidates": {"window_days": sorted({w for ws in WINDOWS.values() for w in ws}), "k": CAPACITIES,
+                       "max_latency_ms": LATENCIES, "max_model_size_mb": MODEL_SIZES,
+                       "retrain_cadence": CADENCES, "churn_rate_pct": CHURN_RATES_PCT},
     }
+
+
+def schema_facts(where: dict) -> dict:
+    """What the scorer needs to read prose about the schema: each table's role, each column's base name, the ids."""
+    kinds = {(role, base): kind for role, (_, _, columns) in TABLES.items() for base, kind, _ in columns}
+    return {"roles": {table: role for (role, _), (table, _) in where.items()},
+            "bases": {column: base for (_, base), (_, column) in where.items()},
+            "ids": sorted(column for key, (_, column) in where.items() if kinds[key] == "id")}
 
 
 def write_brief(facts: dict) -> str:
@@ -127,7 +148,8 @@ def write_brief(facts: dict) -> str:
     return f"""# Product brief: churn prediction for {facts['product']}
 
 **Ask.** Predict which users will churn in the next {facts['horizon_days']} days, so the retention team can
-reach out before they leave.
+reach out before they leave. Historically about {facts['churn_rate_pct']}% of active users churn in a
+{facts['horizon_days']}-day window.
 
 **What churn means here.** {churn}
 
@@ -145,14 +167,14 @@ through the same user id column.
 """
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("the churn-spec task generates its brief and schema; it takes no raw data")
-    scale_parameters(scale, Path(__file__).parent)  # an unknown scale is an error; no scale changes the task
     rng = np.random.default_rng(seed)
     tables, where = generate_schema(rng)
     facts = plant_facts(rng, where)
     facts["columns"] = {table["name"]: [c["name"] for c in table["columns"]] for table in tables}
+    facts["user_key"] = tables[0]["columns"][0]["name"]  # the join key of every table: not a feature
 
     public, private = out_dir / "public", out_dir / "private"
     public.mkdir(parents=True, exist_ok=True)
@@ -161,4 +183,5 @@ def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
     schema = {"tables": tables}
     header = f"# Data warehouse schema of {facts['product']}: every table and column a model may use.\n"
     (public / "schema.yaml").write_text(header + yaml.safe_dump(schema, sort_keys=False, width=120), encoding="utf-8")
+    facts["brief"] = write_brief(facts)  # the scorer tells a spec from a pasted brief
     (private / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n", encoding="utf-8")

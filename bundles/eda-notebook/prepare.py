@@ -4,34 +4,42 @@ Feature names are generated (a business word and a random suffix), so a notebook
 reports. Planted: a severe class imbalance (2-6 % positives), a constant column, a column with heavy
 missingness (55-85 %), one with light missingness (about 3-10 %), and a near-duplicate of another column
 (a linear copy with a little noise, correlation > 0.995). Values have three decimals and means far from
-round numbers, so the statistics a notebook prints can be recognised. private/facts.json holds the planted
-facts and the true statistics the scorer compares the notebook's outputs with.
+round numbers, so the statistics a notebook prints can be recognised.
+
+public/train.csv is what participants develop on. input_data/train.csv, the file their notebook runs on at
+submission time, is a table of the same kind drawn from a random stream of its own: other rows, other column
+names and count, another positive rate, missing fractions and planted columns. Outputs pasted from a run on the
+public file therefore match nothing; only a notebook that computes gets credit. private/facts.json holds the
+hidden table's planted facts and true statistics; private/columns.json its values (NaN as null), from which
+the scorer recomputes the histograms a notebook plotted.
 """
 from __future__ import annotations
 
 import json
 import string
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from bundlegen.definition import scale_parameters
 
 LABEL = "label"
 WORDS = ["tenure", "spend", "visits", "balance", "clicks", "latency", "income", "orders", "refunds", "sessions",
          "basket", "discount", "distance", "rating", "pageviews", "tickets", "credit", "usage"]
 N_FEATURES = 10  # including the planted ones
+HIDDEN_STREAM = 13  # the hidden table's own random stream: the public table's draws stay as they were
+HIDDEN_FEATURES = (9, 12)  # the hidden table has 9 to 12 feature columns (make_table needs at least 9)
 
 
-def column_names(rng: np.random.Generator) -> list[str]:
+def column_names(rng: np.random.Generator, n_features: int = N_FEATURES) -> list[str]:
     alphabet = list(string.ascii_lowercase + string.digits)
-    words = rng.choice(WORDS, size=N_FEATURES, replace=False)
+    words = rng.choice(WORDS, size=n_features, replace=False)
     return [f"{word}_{rng.choice(list(string.ascii_lowercase))}{rng.choice(alphabet)}" for word in words]
 
 
-def make_table(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
-    names = column_names(rng)
+def make_table(n: int, rng: np.random.Generator, n_features: int = N_FEATURES) -> tuple[pd.DataFrame, dict]:
+    names = column_names(rng, n_features)
     constant, heavy, light, original, duplicate = names[:5]
     frame = pd.DataFrame(index=range(n))
     for name in names:
@@ -71,24 +79,56 @@ def planted_facts(frame: pd.DataFrame, roles: dict) -> dict:
     a, b = roles["duplicate"]
     return {
         "n_rows": len(frame), "n_columns": frame.shape[1], "label": LABEL,
-        "positive_rate": float(frame[LABEL].mean()), **roles,
+        "positive_rate": float(frame[LABEL].mean()), "positives": int(frame[LABEL].sum()), **roles,
         "missing": missing, "duplicate_correlation": float(frame[a].corr(frame[b])),
         "features": [c for c in frame.columns if c != LABEL],
         "stats": {name: {"mean": float(frame[name].mean()), "std": float(frame[name].std())} for name in features},
     }
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+def differs(hidden: pd.DataFrame, public: pd.DataFrame, hidden_roles: dict, roles: dict) -> bool:
+    """Nothing a notebook could copy from the public table holds for the hidden one: row count, column names,
+    positive rate (by more than a rounding), heavy missing fraction."""
+    shared = (set(hidden.columns) & set(public.columns)) - {LABEL}
+    heavy = hidden[hidden_roles["heavy_missing"]].isna().mean() - public[roles["heavy_missing"]].isna().mean()
+    return (len(hidden) != len(public) and not shared and abs(hidden[LABEL].mean() - public[LABEL].mean()) >= 0.01
+            and abs(heavy) >= 0.05)
+
+
+def hidden_table(public: pd.DataFrame, roles: dict, n_rows: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """The table the notebook reads at submission time: the public table's kind, from a random stream of its own,
+    with other rows, columns (names, count, order), positive rate, missing fractions and planted columns."""
+    rng = np.random.default_rng([HIDDEN_STREAM, seed])
+    for _ in range(1000):  # a draw rarely fails the checks; 1000 failures would be a bug
+        n = int(round(n_rows * rng.uniform(0.8, 1.25)))
+        frame, hidden_roles = make_table(n, rng, int(rng.integers(HIDDEN_FEATURES[0], HIDDEN_FEATURES[1] + 1)))
+        if differs(frame, public, hidden_roles, roles):
+            features = [name for name in frame.columns if name != LABEL]
+            return frame[[str(name) for name in rng.permutation(features)] + [LABEL]], hidden_roles
+    raise RuntimeError("no hidden table differs from the public one: check make_table")
+
+
+def column_values(frame: pd.DataFrame) -> dict:
+    """Every column's values (NaN as null), for the scorer to recompute the histograms a notebook plotted."""
+    return {name: [None if pd.isna(value) else float(value) for value in frame[name]] for name in frame.columns}
+
+
+def write_json(path: Path, data: dict, indent: int | None = 2) -> None:
+    path.write_text(json.dumps(data, indent=indent, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("the eda-notebook task plants its problems in generated data; it takes no raw data")
-    n_rows = scale_parameters(scale, Path(__file__).parent)["n_rows"]
+    n_rows = params["n_rows"]
     rng = np.random.default_rng(seed)
     frame, roles = make_table(n_rows, rng)
+    hidden, hidden_roles = hidden_table(frame, roles, n_rows, seed)
     public, input_data, private = (out_dir / name for name in ("public", "input_data", "private"))
     for folder in (public, input_data, private):
         folder.mkdir(parents=True, exist_ok=True)
-    for folder in (public, input_data):  # what participants download is what their notebook reads
-        frame.to_csv(folder / "train.csv", index=False)
-    written = pd.read_csv(public / "train.csv")
-    facts = planted_facts(written, roles)
-    (private / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    frame.to_csv(public / "train.csv", index=False)  # what participants develop on
+    hidden.to_csv(input_data / "train.csv", index=False)  # what their notebook reads when it is scored
+    written = pd.read_csv(input_data / "train.csv")  # the facts of the file as written: what pandas shows
+    write_json(private / "facts.json", planted_facts(written, hidden_roles))
+    write_json(private / "columns.json", column_values(written), indent=None)

@@ -12,12 +12,12 @@ private/     eval_labels.csv: the labels of input_data/eval.csv, which the score
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from bundlegen.definition import scale_parameters
 
 TARGET = "label"
 FEATURE_POOL = ["vibration_rms", "bearing_temp", "motor_current", "oil_pressure", "spindle_speed", "humidity",
@@ -41,11 +41,10 @@ def sensor_records(n: int, names: list[str], weights: np.ndarray, rng: np.random
     return frame
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("eval-metrics-report generates its own data: it takes no --raw-data")
-    sizes = scale_parameters(scale, Path(__file__).parent)
-    n_train, n_eval = sizes["n_train"], sizes["n_eval"]
+    n_train, n_eval = params["n_train"], params["n_eval"]
     rng = np.random.default_rng(seed)
     names = [str(name) for name in rng.choice(FEATURE_POOL, size=N_FEATURES, replace=False)]
     weights = rng.normal(0.0, 0.5, size=N_FEATURES)

@@ -19,13 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-
-from bundlegen.definition import scale_parameters
 
 TASK_FOLDER = Path(__file__).resolve().parent
 BASELINE = TASK_FOLDER / "baseline_train.py"
@@ -103,11 +103,11 @@ def run_baseline(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame,
     return predictions, float(printed[-1].split(":")[1])
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("this task's data is synthetic: its label is planted in per-user aggregates and a "
                          "ratio, which real data would not guarantee")
-    n_users = scale_parameters(scale, TASK_FOLDER)["n_users"]
+    n_users = params["n_users"]
     rng = np.random.default_rng(seed)
     names = column_names(rng)
     frame, probability = synthetic_events(n_users, rng, names)

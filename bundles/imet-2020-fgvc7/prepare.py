@@ -7,21 +7,22 @@ private/: test_labels.csv (id, attribute_ids), and labels.csv, which the scorer 
 
 Synthetic by default (artworks.py: attributes drawn so a CNN can learn them). With --raw-data DIR (the
 Kaggle download: train.csv, labels.csv, train/<id>.png) the raw train set is split as MLE-bench does:
-train_test_split(test_size=0.15, random_state=0); smaller scales first take a seeded sample.
+train_test_split(test_size=0.15, random_state=0); a scale with `sample_raw: true` (tiny, small) first takes a
+seeded sample of n_train + n_test rows.
 """
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
-
-from bundlegen.definition import scale_parameters
 
 from .artworks import GROUPS, LabelSpace, Sampler, png_bytes
 
@@ -83,7 +84,7 @@ def synthetic(out_dir: Path, params: dict, seed: int) -> None:
                  pd.DataFrame({"attribute_id": range(space.size), "attribute_name": names}))
 
 
-def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) -> None:
+def from_raw(raw_dir: Path, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     for name in ("train.csv", "labels.csv"):
         if not (raw_dir / name).is_file():
             raise FileNotFoundError(f"{raw_dir / name}: not found (expected the Kaggle download of imet-2020-fgvc7)")
@@ -91,7 +92,7 @@ def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) 
     labels = pd.read_csv(raw_dir / "labels.csv")
     if list(frame.columns) != ["id", "attribute_ids"]:
         raise ValueError(f"{raw_dir / 'train.csv'}: columns must be id,attribute_ids, not {','.join(frame.columns)}")
-    if scale != "full":
+    if params["sample_raw"]:
         frame = frame.sample(n=min(len(frame), int(params["n_train"]) + int(params["n_test"])), random_state=seed)
     train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=0)
     for split, rows in (("train", train), ("test", test)):
@@ -118,9 +119,8 @@ def write_tables(out_dir: Path, train: pd.DataFrame, test: pd.DataFrame, labels:
     labels.to_csv(private / "labels.csv", index=False)
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
-    params = scale_parameters(scale, Path(__file__).parent)
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is None:
         synthetic(out_dir, params, seed)
     else:
-        from_raw(raw_dir, out_dir, scale, params, seed)
+        from_raw(raw_dir, out_dir, params, seed)

@@ -12,23 +12,25 @@ private/: solution.parquet (id, fs, value, and the id's parts: record, lead, row
 for the scores per image type.
 
 Synthetic by default: signals.py, layout.py, distortions.py. With --raw-data DIR (the Kaggle download: train.csv,
-train/<id>/...) the records are split into train and test like MLE-bench: train_test_split(random_state=0) by record.
+train/<id>/...) the records are split into train and test like MLE-bench: train_test_split(random_state=0) by record;
+a scale with `sample_raw: true` (tiny, small) first takes a seeded sample of n_train + n_test records, and tests on
+at most n_test of them (otherwise on 10%).
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
-
-from bundlegen.definition import scale_parameters
 
 from .distortions import IMAGE_TYPES, Sheet, distort
 from .layout import ROWS, print_record, random_page
@@ -175,14 +177,14 @@ def link_or_copy(source: str, target: str) -> None:
         shutil.copyfile(source, target)
 
 
-def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) -> None:
+def from_raw(raw_dir: Path, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     """The Kaggle download: train.csv and train/<id>/ (<id>.csv and <id>-<segment>.png). Records are split."""
     if not (raw_dir / "train.csv").is_file():
         raise FileNotFoundError(f"{raw_dir / 'train.csv'}: not found (expected the Kaggle download)")
     records = pd.read_csv(raw_dir / "train.csv")
-    if scale != "full":
+    if params["sample_raw"]:
         records = records.sample(n=min(len(records), int(params["n_train"]) + int(params["n_test"])), random_state=seed)
-    n_test = min(int(params["n_test"]), max(1, len(records) // 3)) if scale != "full" else 0.1
+    n_test = min(int(params["n_test"]), max(1, len(records) // 3)) if params["sample_raw"] else 0.1
     train, test = train_test_split(records, test_size=n_test, random_state=0)
     public = out_dir / "public"
     for record_id in tqdm(train["id"], desc="copying training records", unit="record"):
@@ -207,9 +209,8 @@ def from_raw(raw_dir: Path, out_dir: Path, scale: str, params: dict, seed: int) 
     write_tables(out_dir, train[["id", "fs", "sig_len"]], tests)
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
-    params = scale_parameters(scale, Path(__file__).parent)
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is None:
         synthetic(out_dir, params, seed)
     else:
-        from_raw(raw_dir, out_dir, scale, params, seed)
+        from_raw(raw_dir, out_dir, params, seed)

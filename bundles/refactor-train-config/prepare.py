@@ -19,12 +19,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
-
-from bundlegen.definition import scale_parameters
 
 TASK_FOLDER = Path(__file__).resolve().parent
 ORIGINAL = TASK_FOLDER / "original_train.py"
@@ -94,15 +94,14 @@ def solution_config(planted: dict) -> dict:
             "output": {"checkpoint_dir": DEFAULT_CHECKPOINT_DIR, "metrics_file": "metrics.csv"}}
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("this task's input is a generated script and its synthetic data; it takes no raw data")
-    sizes = scale_parameters(scale, TASK_FOLDER)
     rng = np.random.default_rng(seed)
     planted = planted_values(rng)
     shape = rng.normal(size=N_FEATURES), rng.uniform(0.5, 3.0, N_FEATURES), rng.normal(0, 2, N_FEATURES)
-    train_csv = make_data(sizes["n_train"], rng, *shape)
-    valid_csv = make_data(sizes["n_valid"], rng, *shape)
+    train_csv = make_data(params["n_train"], rng, *shape)
+    valid_csv = make_data(params["n_valid"], rng, *shape)
     original = script_with(planted)
 
     public, private, input_data, solution = (out_dir / n for n in ("public", "private", "input_data", "solution"))

@@ -5,7 +5,8 @@ Synthetic by default: customer records whose churn label depends non-linearly on
 tree model beats a plain logistic regression, which beats a constant. With --raw-data DIR, DIR
 holds `train.csv` with a `target` column of exactly two distinct labels (any other columns are
 features; an `id` column is made if missing), split into train/test like MLE-bench (stratified,
-random_state = seed). The labels are mapped to 0/1 in sorted order (numbers by value, otherwise as
+random_state = seed); a scale with `sample_raw: true` (tiny, small) first takes a seeded sample of
+n_train + n_test rows. The labels are mapped to 0/1 in sorted order (numbers by value, otherwise as
 text: "benign" → 0, "malignant" → 1); anything else is refused with the labels found.
 
 prepare() also writes facts.json next to public/ and private/: the columns, their types, the row
@@ -14,13 +15,13 @@ counts, the label mapping and the class balance of what it wrote, which the page
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-
-from bundlegen.definition import scale_parameters
 
 TARGET = "target"
 TEST_FRACTION = 1 / 3
@@ -77,9 +78,8 @@ def write_split(train: pd.DataFrame, test: pd.DataFrame, out_dir: Path) -> None:
     test[["id", TARGET]].to_csv(private / "test_labels.csv", index=False)
 
 
-def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
-    sizes = scale_parameters(scale, Path(__file__).parent)
-    n_train, n_test = sizes["n_train"], sizes["n_test"]
+def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
+    n_train, n_test = params["n_train"], params["n_test"]
     rng = np.random.default_rng(seed)
     if raw_dir is None:
         frame = synthetic_customers(n_train + n_test, rng)
@@ -97,7 +97,7 @@ def prepare(raw_dir: Path | None, out_dir: Path, scale: str, seed: int) -> None:
         frame[TARGET], labels = binary_target(frame[TARGET], source)
         if "id" not in frame.columns:
             frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
-        if scale != "full" and len(frame) > n_train + n_test:
+        if params["sample_raw"] and len(frame) > n_train + n_test:
             frame = frame.sample(n=n_train + n_test, random_state=seed)
         train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)

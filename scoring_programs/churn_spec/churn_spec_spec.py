@@ -16,12 +16,16 @@ NUMBER = (int, float)
 FIELDS = {
     "target": dict, "target.definition": str, "target.source_table": str, "target.source_column": str,
     "target.horizon_days": NUMBER,
-    "inputs": list,
+    "inputs": list, "leakage": list,
     "metrics": dict, "metrics.primary": str, "metrics.secondary": list,
     "constraints": dict, "constraints.max_latency_ms": NUMBER, "constraints.max_model_size_mb": NUMBER,
     "constraints.retrain_cadence": str,
 }
-TYPE_WORDS = {dict: "a mapping", list: "a list", str: "a text", NUMBER: "a number (the unit is in the field's name)"}
+TYPE_WORDS = {dict: "a mapping", list: "a list", str: "a text", NUMBER: "a number (the unit is in the field's name)",
+              (dict, str): "a mapping {column, reason} (or a column's name)"}
+# list field → the fields of each entry; a `leakage` entry may also be just a column's name
+ENTRIES = {"inputs": (dict, {"table": str, "columns": list}),
+           "leakage": ((dict, str), {"table": str, "column": str, "reason": str})}
 
 
 @dataclass
@@ -77,18 +81,35 @@ def check_types(block: dict, root: yaml.Node) -> None:
         value = parent.get(parts[-1]) if isinstance(parent, dict) else None
         if value is not None and not is_type(value, expected):
             raise wrong(path, expected, value, field_line(root, parts))
+    for name, (kind, fields) in ENTRIES.items():
+        check_entries(block, root, name, kind, fields)
     for i, entry in enumerate(block.get("inputs") or []):
-        if not isinstance(entry, dict):
-            raise wrong(f"inputs[{i}]", dict, entry, field_line(root, ["inputs", i]))
-        for key, expected in (("table", str), ("columns", list)):
-            if entry.get(key) is not None and not is_type(entry[key], expected):
-                raise wrong(f"inputs[{i}].{key}", expected, entry[key], field_line(root, ["inputs", i, key]))
         for j, column in enumerate(entry.get("columns") or []):
             if not isinstance(column, str):
                 raise wrong(f"inputs[{i}].columns[{j}]", str, column, field_line(root, ["inputs", i, "columns", j]))
     for j, metric in enumerate((block.get("metrics") or {}).get("secondary") or []):
         if not isinstance(metric, str):
             raise wrong(f"metrics.secondary[{j}]", str, metric, field_line(root, ["metrics", "secondary", j]))
+
+
+def check_entries(block: dict, root: yaml.Node, name: str, kind, fields: dict) -> None:
+    for i, entry in enumerate(block.get(name) or []):
+        if not isinstance(entry, kind):
+            raise wrong(f"{name}[{i}]", kind, entry, field_line(root, [name, i]))
+        for key, expected in fields.items() if isinstance(entry, dict) else ():
+            if entry.get(key) is not None and not is_type(entry[key], expected):
+                raise wrong(f"{name}[{i}].{key}", expected, entry[key], field_line(root, [name, i, key]))
+
+
+def leakage_entries(block: dict) -> list[tuple[str, str]]:
+    """(column, reason) of each `leakage` entry; a bare name has no reason."""
+    entries = []
+    for entry in block.get("leakage") or []:
+        if isinstance(entry, str):
+            entries.append((entry, ""))
+        elif entry.get("column"):
+            entries.append((entry["column"], entry.get("reason") or ""))
+    return entries
 
 
 def parse_spec(text: str) -> Spec:

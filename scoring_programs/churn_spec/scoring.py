@@ -2,8 +2,9 @@
 
     python3 scoring.py [INPUT_DIR] [OUTPUT_DIR]     (defaults: /app/input and /app/output)
 
-ref/facts.json holds what the brief and the schema planted (table and column names, the churn window, k,
-the constraints); res/spec.md is the participant's spec.
+ref/facts.json holds what the brief and the schema planted (table and column names, the churn window, the
+leaking column, k, the constraints, the base rate, and the values each could have taken); res/spec.md is the
+participant's spec.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from churn_spec_rubric import HEADINGS, WEIGHTS, score_spec
+from churn_spec_rubric import BLOCK_SHARE, HEADINGS, STUFFING_FACTOR, WEIGHTS, score_spec
 from churn_spec_spec import NAME, parse_spec
 from programlib import SubmissionError
 from programlib.report import Report, describe
@@ -41,11 +42,25 @@ def build_report(scores: dict, details: dict) -> Report:
     report = Report("Churn ML spec: detailed results")
     report.heading("Scores")
     report.table(["item", "points", "weight"], [[key, scores[key], WEIGHTS[key]] for key in WEIGHTS] +
-                 [["score", scores["score"], ""]])
+                 [["factor (stuffing, other schema)", scores["factor"], ""], ["score", scores["score"], ""]])
+    report.paragraph(f"Score = factor × the weighted sum of the items. A value right only in the front matter earns "
+                     f"{BLOCK_SHARE:.0%} of its check; the rest needs a sentence of the body about it that says it.")
     for key in WEIGHTS:
-        report.heading(f"{key}: {scores[key]:.2f}")
-        report.table(["check", "result"], [[name, describe(value)] for name, value in details[key].items()])
-    report.paragraph(f"Required headings: {', '.join(HEADINGS)}.")
+        item = details["items"][key]
+        report.heading(f"{key}: {scores[key]:.2f} of 1 (weight {WEIGHTS[key]})")
+        report.table(["check", "share", "points", "what was found / why points were lost"],
+                     [[c.name, c.share, c.points, c.note] for c in item.checks])
+    report.heading(f"Factor: {scores['factor']:.2f}")
+    stuffing = details["stuffing"]
+    report.paragraph(f"Stuffing (×{STUFFING_FACTOR} when any): {describe(stuffing)}.")
+    report.paragraph(f"Names of this schema: {details['grounding']}.")
+    if details["bags"]:
+        report.paragraph("Lines read as bags of values for several items at once (no claim counted from them): " +
+                         " | ".join(unit.text[:80] for unit in details["bags"][:5]))
+    if details["pasted"]:
+        report.paragraph(f"Most of the body's sentences are the brief's own ({len(details['pasted'])} copied): they "
+                         f"count for nothing (a spec says what the brief does not).")
+    report.paragraph(f"Required headings (or a synonym): {', '.join(HEADINGS)}.")
     return report
 
 

@@ -8,6 +8,7 @@ import zipfile
 from fastapi import APIRouter, Request
 
 from programlib.archive import UnsafeArchiveError, check_member
+from programlib.transfer import replace_atomically
 
 from ..deps import RunsDir, SettingsDep
 from ..errors import ApiError
@@ -33,12 +34,7 @@ async def upload(request: Request, settings: SettingsDep, runs_dir: RunsDir):
     upload_id = secrets.token_hex(8)
     folder = runs_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{upload_id}.partial"
-    try:
-        partial.write_bytes(data)
-        partial.replace(folder / f"{upload_id}.zip")  # whole or not at all (a full disk)
-    finally:
-        partial.unlink(missing_ok=True)
+    replace_atomically(folder / f"{upload_id}.zip", data)  # whole or not at all (a full disk)
     return {"upload_id": upload_id, "size": len(data), "files": files}
 
 
