@@ -49,7 +49,7 @@ def ingestion_config(task: TaskDefinition) -> str:
     runs = [run.model_dump(exclude_none=True) for run in submission.runs]
     return json.dumps({"task": task.id, "entry": submission.entry, "args": submission.args,
                        "time_limit": submission.time_limit, "results_files": submission.files, "runs": runs,
-                       "limits": submission.limits.model_dump()},
+                       "limits": submission.limits.model_dump(), "record_plots": submission.record_plots},
                       indent=2, sort_keys=True) + "\n"
 
 

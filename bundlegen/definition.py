@@ -110,6 +110,9 @@ class Submission(Strict):
     time_limit: int | None = Field(default=None, gt=0)  # per run
     runs: list[ExtraRun] = []
     limits: SubmissionLimits = SubmissionLimits()
+    # The ingestion program records what each matplotlib figure a script saves plots, for a grader that checks
+    # a plot's content (plot_record.jsonl); off for every other task.
+    record_plots: bool = False
 
 
 class Thresholds(Strict):

@@ -33,7 +33,9 @@ from bundlegen.worker import Bundle, run_submission  # noqa: E402
 from programlib.archive import UnsafeArchiveError, safe_extract  # noqa: E402
 
 TASK = "tabular-baseline"
-MEMORY_MB, PROCESSES, TIME_LIMIT = 400, 24, 15
+# The wall clock is a hang guard far above the CPU limit: the CPU burner must hit its 2 CPU seconds first even
+# on a machine oversubscribed many times over (no case races the clock).
+MEMORY_MB, PROCESSES, TIME_LIMIT = 400, 24, 60
 LOWERED = {"time_limit": TIME_LIMIT, "limits": {"memory_mb": MEMORY_MB, "max_processes": PROCESSES,
                                                 "max_output_mb": 2, "max_file_mb": 16, "cpu_seconds": 2}}
 # Writes the constant submission after its hostile part, so a contained attack still gets (a bad) score.

@@ -66,7 +66,7 @@ def test_bundle_layout(tiny_bundle):
         assert "sample_submission/baseline.py" in kit
         assert not any(name.startswith("solution/") for name in kit), "the reference solution is the organiser's"
         assert sorted(members(bundle.read("solution.zip"))) == ["README.md", "baseline.py"]
-        assert sorted(members(bundle.read("reference_data.zip"))) == ["test_labels.csv"]
+        assert sorted(members(bundle.read("reference_data.zip"))) == ["reference.json", "test_labels.csv"]
         info = json.loads(bundle.read("bundle.json"))
         assert info["scale"] == "tiny" and info["primary"] == "score"
         config = json.loads(zipfile.ZipFile(io.BytesIO(bundle.read("ingestion_program.zip"))).read("task.json"))

@@ -65,8 +65,8 @@ def test_unknown_field_and_bad_values_are_all_reported_together(tmp_path):
         d["docker_image"] = "gpu-xl"
         d["phases"][1]["start"] = "2027-01-01 00:00:00"  # before phase 0 ends
     problems = broken(tmp_path / "second", edit_cross)
-    assert f"{FILE}: leaderboard.primary: 'f1' is not a column key (score, roc_auc, accuracy, cv_metrics, " \
-           f"readme_snippet, duration)" in problems
+    assert f"{FILE}: leaderboard.primary: 'f1' is not a column key (score, roc_auc, accuracy, roc_auc_points, " \
+           f"accuracy_points, cv_metrics, model_family, readme_snippet, duration)" in problems
     assert any(p.startswith(f"{FILE}: docker_image: unknown docker image 'gpu-xl'") for p in problems)
     assert any(p.startswith(f"{FILE}: phases[1].start: 2027-01-01 00:00:00 must be after phase 0's end") for p in problems)
 

@@ -41,7 +41,7 @@ def solution_files(**replacements) -> dict[str, str]:
     for old, new in replacements.items():
         assert old in text, old
         text = text.replace(old, new)
-    return {"train.py": text}
+    return {"train.py": text, "experiment.ipynb": (SOLUTION / "experiment.ipynb").read_text()}
 
 
 def test_the_baseline_in_the_data_is_the_sample_submission(tiny_bundle):
@@ -57,9 +57,8 @@ def test_solution_gets_full_marks_and_the_unchanged_baseline_gets_no_gain(tiny_b
     assert all(solution[item] == 1 for item in ITEMS) and solution["score"] == pytest.approx(1)
     baseline = run(bundle, SAMPLE, tmp_path / "sample")
     assert baseline["improvement"] == 0  # the same script as the one measured in prepare
-    assert baseline["comparison_table"] == 0 and baseline["reproducible"] == 0
-    assert 0 < baseline["test_auc"] < 1 and baseline["roc_auc"] < solution["roc_auc"] - 0.05
-    assert baseline["score"] < 0.5
+    assert baseline["comparison_table"] == 0 and baseline["reproducible"] == 0  # no notebook, no table
+    assert baseline["roc_auc"] < solution["roc_auc"] - 0.05 and baseline["score"] <= 0.3
 
 
 def test_random_table_is_not_reproducible_and_an_overclaiming_one_loses_points(tiny_bundle, tmp_path):
@@ -67,13 +66,13 @@ def test_random_table_is_not_reproducible_and_an_overclaiming_one_loses_points(t
     noisy = solution_files(**{'"valid_auc": round(float(auc), 6)':
                               '"valid_auc": round(float(np.random.default_rng().uniform(0.5, 1.0)), 6)'})
     scores = run(tiny_bundle(TASK), write_zip(tmp_path / "noisy.zip", noisy), tmp_path / "noisy")
-    assert scores["reproducible"] == 0 and scores["test_auc"] == 1 and scores["improvement"] == 1
+    assert scores["reproducible"] == 0 and scores["score"] < 0.8
     # A table that claims the new features lose, while they win on the hidden test set, and a baseline row
-    # that is made up: only the "present" third.
+    # that is made up: no number checks out, and the model's items count for nothing.
     swapped = solution_files(**{'"valid_auc": round(float(auc), 6)':
                                 '"valid_auc": {"baseline": 0.99, "new": 0.6}[name]'})
     scores = run(tiny_bundle(TASK), write_zip(tmp_path / "swapped.zip", swapped), tmp_path / "swapped")
-    assert scores["comparison_table"] == pytest.approx(1 / 3) and scores["reproducible"] == 1
+    assert scores["comparison_table"] == 0 and scores["reproducible"] == 0 and scores["score"] <= 0.3
 
 
 def test_a_crash_is_an_error_not_a_score(tiny_bundle, tmp_path):
@@ -110,7 +109,9 @@ def result_dir(tmp_path, predictions: str, comparison: str | None = None, rerun:
     (res / "predictions" / "predictions.csv").write_text(predictions)
     runs = {}
     if comparison is not None:
-        (res / "predictions" / "comparison.csv").write_text(comparison)
+        (res / "runs" / "experiment" / "predictions").mkdir(parents=True)
+        (res / "runs" / "experiment" / "predictions" / "comparison.csv").write_text(comparison)
+        runs["experiment"] = {"status": "ok", "message": "fine"}
     if rerun is not None:
         (res / "runs" / "rerun" / "predictions").mkdir(parents=True)
         (res / "runs" / "rerun" / "predictions" / "comparison.csv").write_text(rerun)
@@ -153,8 +154,8 @@ def test_malformed_predictions_are_rejected_with_file_line_and_column(scorer, re
 
 
 @pytest.mark.parametrize("table,message", [
-    ("model,auc\nbaseline,0.7\nnew,0.8\n", "comparison.csv, line 1: missing column(s) valid_auc"),
-    ("model,valid_auc\nbaseline,0.7\nnew,high\n", "comparison.csv, line 3, column 'valid_auc': 'high' is not"),
+    ("model,auc\nbaseline,0.7\nnew,0.8\n", "comparison.csv (experiment run), line 1: missing column(s) valid_auc"),
+    ("model,valid_auc\nbaseline,0.7\nnew,high\n", "comparison.csv (experiment run), line 3, column 'valid_auc': 'high' is"),
     ("model,valid_auc\nbaseline,0.7\nraw,0.8\n", "no row with model = new"),
     ("model,valid_auc\nbaseline,0.7\nnew,0.8\nNew,0.9\n", "line 4, column 'model': 'new' appears twice"),
 ])
@@ -164,12 +165,24 @@ def test_malformed_comparison_table_is_rejected(scorer, reference, tmp_path, tab
     assert message in str(error.value)
 
 
+BASELINE = {"valid": 0.72, "test": 0.71}
+
+
 def test_comparison_item(rubric):
-    assert rubric.comparison_item(None, 0.85, 0.72)[0] == 0
-    assert rubric.comparison_item({"baseline": 0.73, "new": 0.84}, 0.85, 0.72)[0] == 1
-    assert rubric.comparison_item({"baseline": 0.73, "new": 0.70}, 0.85, 0.72)[0] == pytest.approx(2 / 3)  # wrong sign
-    assert rubric.comparison_item({"baseline": 0.60, "new": 0.99}, 0.85, 0.72)[0] == pytest.approx(1 / 3)  # not honest
-    assert rubric.comparison_item({"baseline": 0.73, "new": 0.72}, 0.722, 0.72)[0] == 1  # no real gain: no sign
+    assert rubric.comparison_item(None, 0.85, BASELINE, 0.05)[0] == 0
+    assert rubric.comparison_item({"baseline": 0.73, "new": 0.84}, 0.85, BASELINE, 0.05)[0] == pytest.approx(1)
+    assert rubric.comparison_item({"baseline": 0.73, "new": 0.96}, 0.85, BASELINE, 0.05)[0] == pytest.approx(0.25)
+    assert rubric.comparison_item({"baseline": 0.60, "new": 0.84}, 0.85, BASELINE, 0.05)[0] == pytest.approx(0.4)
+    assert rubric.comparison_item({"baseline": 0.90, "new": 0.60}, 0.85, BASELINE, 0.05)[0] == 0
+
+
+def test_agreement_gap_shrinks_with_the_data(rubric):
+    small, large = rubric.agreement_gap(0.8, 1000, 0.5, 250, 250), rubric.agreement_gap(0.8, 100000, 0.5, 25000, 25000)
+    assert 0.05 < small < 0.15 and large == rubric.MIN_GAP
+
+
+def test_an_unverified_table_discounts_the_model_items(rubric):
+    assert rubric.trusted(1.0, "why", 1.0)[0] == 1 and rubric.trusted(1.0, "why", 0.5)[0] == pytest.approx(0.25)
 
 
 def test_reproducible_item_and_scaled_items(rubric):
@@ -179,7 +192,42 @@ def test_reproducible_item_and_scaled_items(rubric):
     assert rubric.reproducible_item(table, {"baseline": 0.72, "new": 0.841}, "compared")[0] == 0
     assert rubric.reproducible_item(table, None, "the second run failed")[0] == 0
     assert rubric.reproducible_item(None, table, "compared")[0] == 0
+    assert rubric.reproducible_item(table, dict(table), "compared", table_right=False)[0] == 0
     assert rubric.improvement_item(0.76, 0.72)[0] == pytest.approx(0.5)
     assert rubric.improvement_item(0.70, 0.72)[0] == 0
-    assert rubric.test_auc_item(0.5, 0.9)[0] == 0 and rubric.test_auc_item(0.86, 0.9)[0] == 1
+    assert rubric.test_auc_item(0.5, 0.9)[0] == 0 and rubric.test_auc_item(0.83, 0.9)[0] == 1
     assert overall(dict.fromkeys(rubric.WEIGHTS, 1.0), rubric.WEIGHTS) == pytest.approx(1)
+
+
+# --- the corpus: submissions written from the pages alone, honest and gaming ------------------------------
+
+CORPUS = ROOT / "tests" / "corpus" / TASK
+
+
+def group_of(name: str) -> str:
+    return name.split("_")[0]
+
+
+@pytest.fixture(scope="module")
+def corpus(tiny_bundle, tmp_path_factory) -> dict[str, dict]:
+    """Every corpus submission through the real ingestion (train.py, then experiment.ipynb twice) and scoring."""
+    bundle, work = tiny_bundle(TASK), tmp_path_factory.mktemp("corpus")
+    scores = {}
+    for folder in sorted(path for path in CORPUS.iterdir() if (path / "train.py").is_file()):
+        result = run_submission(bundle, folder, workdir=work / folder.name, log=quiet)
+        assert result.ok, f"{folder.name}: {result.error}"
+        scores[folder.name] = result.scores
+    return scores
+
+
+def test_the_corpus_is_ranked_as_a_reviewer_would(corpus):
+    by_group = {group: [scores["score"] for name, scores in corpus.items() if group_of(name) == group]
+                for group in ("competent", "weak", "gaming")}
+    assert len(by_group["competent"]) >= 2 and by_group["weak"] and len(by_group["gaming"]) >= 3
+    assert max(by_group["gaming"]) <= 0.3 < min(by_group["weak"])
+    assert max(by_group["weak"]) < min(by_group["competent"]) and min(by_group["competent"]) >= 0.8
+
+
+def test_gaming_tables_lose_the_table_and_reproducibility(corpus):
+    for name in ("gaming_handtyped", "gaming_inflated", "gaming_baseline_fake_table"):
+        assert corpus[name]["comparison_table"] < 0.5 and corpus[name]["reproducible"] == 0, name

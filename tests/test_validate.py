@@ -25,7 +25,8 @@ def test_valid_bundle_and_its_solution_keys(bundle):
     report = validate_bundle(bundle, log=quiet)
     assert report.ok, report.problems
     [(_, run)] = report.solution_runs
-    assert set(run.scores) == {"score", "roc_auc", "accuracy", "cv_metrics", "readme_snippet", "duration"}
+    assert set(run.scores) == {"score", "roc_auc", "accuracy", "roc_auc_points", "accuracy_points", "cv_metrics",
+                               "model_family", "readme_snippet", "duration"}
 
 
 # The image tasks have their own (slower) validation tests in test_imet.py and test_ecg.py.
@@ -101,11 +102,13 @@ def test_unquoted_date_and_overlapping_phases(bundle, tmp_path):
 
 def test_leaderboard_key_not_written_by_the_scorer(bundle, tmp_path):
     def edit(c):
-        c["leaderboards"][0]["columns"].append({"title": "F1", "key": "f1", "index": 6, "sorting": "desc"})
+        columns = c["leaderboards"][0]["columns"]
+        columns.append({"title": "F1", "key": "f1", "index": len(columns), "sorting": "desc"})
     broken = rewrite_bundle(bundle, tmp_path / "b.zip", edit_yaml=edit)
     assert problems_of(broken, run_solutions=True) == [
-        "leaderboards[0].columns[6].key: 'f1' is not written by the scoring program (scoring solutions[0] wrote: "
-        "accuracy, cv_metrics, duration, readme_snippet, roc_auc, score)"]
+        "leaderboards[0].columns[9].key: 'f1' is not written by the scoring program (scoring solutions[0] wrote: "
+        "accuracy, accuracy_points, cv_metrics, duration, model_family, readme_snippet, roc_auc, roc_auc_points, "
+        "score)"]
 
 
 def test_scorer_key_without_column(bundle, tmp_path):

@@ -2,13 +2,15 @@
 
 The original script (original_train.py with its __PLACEHOLDERS__ filled) trains a small numpy network with
 hard-coded constants drawn per seed at unusual values (learning rate 0.1372, batch size 53, ...), so they can
-be recognised in the participant's code, and prints only losses. prepare() runs that very script (plus a last
-line printing the validation accuracy) to record what it does: the loss of every epoch and the final
-validation loss and accuracy, with the planted values and with the values the scorer's extra run sets.
+be recognised in the participant's code, and prints only losses. prepare() runs that very script (plus probes
+printing the validation loss and accuracy after every epoch) to record what it does, with the planted values
+and once per extra run with one constant changed (RUNS), on the hidden data.
 
-public/ and input_data/: train.csv, valid.csv and the original train.py. private/facts.json: the planted
-hyper-parameters and the recorded runs. solution/: the reference refactor (solution_train.py) and the
-config.yaml that reproduces this seed's original run.
+public/: train.csv, valid.csv and the original train.py (byte-identical to earlier versions of this task).
+input_data/: the same train.py and hidden train.csv, valid.csv drawn from a random stream of their own (other
+rows, another data shape), so a submission's numbers must be computed at submission time, never pasted from a
+run on the public data. private/facts.json: the planted hyper-parameters and the recorded runs. solution/: the
+reference refactor (solution_train.py) and the config.yaml that reproduces this seed's original run.
 """
 from __future__ import annotations
 
@@ -31,12 +33,24 @@ ORIGINAL = TASK_FOLDER / "original_train.py"
 SOLUTION = TASK_FOLDER / "solution_train.py"
 PLACEHOLDERS = {"learning_rate": "__LR__", "epochs": "__EPOCHS__", "batch_size": "__BATCH__", "seed": "__SEED__",
                 "hidden_units": "__HIDDEN__", "weight_decay": "__WD__"}
-# Printed after the original's last line, to record the accuracy it never printed (nothing else changes).
-ACCURACY_PROBE = '\nprint("valid accuracy", float(np.mean((pva > 0.5) == (yva == 1))))\n'
+# Printed after each epoch's loss, to record the validation numbers the original never printed (forward() draws
+# no random number, so the run is otherwise unchanged).
+EPOCH_LINE = '    print("epoch", ep, "loss", tot / nb)\n'
+EPOCH_PROBE = ('    _, _pv = forward(Xva)\n'
+               '    print("probe", ep, bce(_pv, yva), float(np.mean((_pv > 0.5) == (yva == 1))))\n')
 N_FEATURES = 8
-# The scorer's extra runs set these in the participant's config.yaml (bundle.yaml submission.runs says the same;
-# a test checks): values outside the planted ranges, so the changed run cannot match the default one.
-CHANGED = {"epochs": 5, "learning_rate": 0.05}
+HIDDEN_STREAM = 0x13  # the hidden inputs' random stream: default_rng([seed, HIDDEN_STREAM])
+# The constants of the original that are not planted, and how to change each one in its text.
+FIXED = {"momentum": 0.9, "lr_decay": 0.95, "probability_clip": 1e-7}
+FIXED_TEXT = {"momentum": ("0.9 * v", "{} * v"), "lr_decay": ("lr * 0.95", "lr * {}"),
+              "probability_clip": ("np.clip(p, 1e-7, 1 - 1e-7)", "np.clip(p, {0}, 1 - {0})")}
+CONSTANTS = (*PLACEHOLDERS, *FIXED)
+# The scorer's extra runs, one per constant, each setting one key of the participant's config.yaml (bundle.yaml
+# submission.runs says the same; a test checks): values outside the planted ranges, so each changed run differs
+# from the default one by far more than the tolerance.
+RUNS = {"learning_rate": {"learning_rate": 0.05}, "epochs": {"epochs": 5}, "batch_size": {"batch_size": 37},
+        "seed": {"seed": 77}, "hidden_units": {"hidden_units": 11}, "weight_decay": {"weight_decay": 0.004},
+        "momentum": {"momentum": 0.7}, "lr_decay": {"lr_decay": 0.8}, "probability_clip": {"probability_clip": 0.08}}
 RELOCATED = {"checkpoint_dir": "relocated_checkpoints"}
 DEFAULT_CHECKPOINT_DIR = "checkpoints"
 
@@ -52,10 +66,15 @@ def planted_values(rng: np.random.Generator) -> dict:
 
 
 def script_with(values: dict) -> str:
+    """The original with these values; a FIXED constant is rewritten only when changed (the public text stays)."""
     text = ORIGINAL.read_text()
     for key, placeholder in PLACEHOLDERS.items():
         text = text.replace(placeholder, repr(values[key]))
     assert "__" not in text.replace("__name__", ""), "a placeholder is left"
+    for key, (old, new) in FIXED_TEXT.items():
+        if values.get(key, FIXED[key]) != FIXED[key]:
+            assert old in text, old
+            text = text.replace(old, new.format(repr(values[key])))
     return text
 
 
@@ -71,26 +90,39 @@ def make_data(n: int, rng: np.random.Generator, weights: np.ndarray, scales: np.
 
 
 def record_run(script: str, data_dir: Path) -> dict:
-    """Run the original script (with the accuracy probe) on data_dir and parse what it printed."""
+    """Run the original script (with the per-epoch probe) on data_dir and parse what it printed."""
+    assert EPOCH_LINE in script
     with tempfile.TemporaryDirectory(prefix="refactor-original-") as work:
         path = Path(work) / "train.py"
-        path.write_text(script + ACCURACY_PROBE)
+        path.write_text(script.replace(EPOCH_LINE, EPOCH_LINE + EPOCH_PROBE))
         env = dict(os.environ, DATA_DIR=str(data_dir), OMP_NUM_THREADS="1")
         done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, cwd=work)
     assert done.returncode == 0, f"the original script failed:\n{done.stderr}"
     losses = [float(m) for m in re.findall(r"^epoch \d+ loss (\S+)$", done.stdout, re.M)]
+    probes = re.findall(r"^probe \d+ (\S+) (\S+)$", done.stdout, re.M)
     valid_loss = float(re.search(r"^valid loss (\S+)$", done.stdout, re.M).group(1))
-    accuracy = float(re.search(r"^valid accuracy (\S+)$", done.stdout, re.M).group(1))
-    return {"train_loss": losses, "valid_loss": valid_loss, "valid_accuracy": accuracy}
+    assert len(probes) == len(losses) and float(probes[-1][0]) == valid_loss
+    return {"train_loss": losses, "valid_loss": valid_loss, "valid_accuracy": float(probes[-1][1]),
+            "epoch_valid_loss": [float(loss) for loss, _ in probes],
+            "epoch_valid_accuracy": [float(accuracy) for _, accuracy in probes]}
+
+
+def hidden_data(seed: int, params: Mapping[str, Any]) -> tuple[str, str]:
+    """train.csv and valid.csv for submission time: another data shape and other row counts, from a stream of
+    their own (the public draws are untouched)."""
+    rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    shape = rng.normal(size=N_FEATURES), rng.uniform(0.5, 3.0, N_FEATURES), rng.normal(0, 2, N_FEATURES)
+    n_train, n_valid = (int(round(params[k] * rng.uniform(0.8, 1.2))) for k in ("n_train", "n_valid"))
+    return make_data(n_train, rng, *shape), make_data(n_valid, rng, *shape)
 
 
 def solution_config(planted: dict) -> dict:
     return {"data": {"train_file": "train.csv", "valid_file": "valid.csv"},
             "model": {"hidden_units": planted["hidden_units"]},
-            "optimizer": {"learning_rate": planted["learning_rate"], "momentum": 0.9,
-                          "weight_decay": planted["weight_decay"], "lr_decay": 0.95},
+            "optimizer": {"learning_rate": planted["learning_rate"], "momentum": FIXED["momentum"],
+                          "weight_decay": planted["weight_decay"], "lr_decay": FIXED["lr_decay"]},
             "training": {"epochs": planted["epochs"], "batch_size": planted["batch_size"], "seed": planted["seed"],
-                         "std_epsilon": 1e-8, "probability_clip": 1e-7},
+                         "std_epsilon": 1e-8, "probability_clip": FIXED["probability_clip"]},
             "output": {"checkpoint_dir": DEFAULT_CHECKPOINT_DIR, "metrics_file": "metrics.csv"}}
 
 
@@ -107,13 +139,17 @@ def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed
     public, private, input_data, solution = (out_dir / n for n in ("public", "private", "input_data", "solution"))
     for folder in (public, private, input_data, solution):
         folder.mkdir(parents=True, exist_ok=True)
-    for folder in (public, input_data):
-        (folder / "train.csv").write_text(train_csv)
-        (folder / "valid.csv").write_text(valid_csv)
+    hidden_train, hidden_valid = hidden_data(seed, params)
+    for folder, files in ((public, (train_csv, valid_csv)), (input_data, (hidden_train, hidden_valid))):
+        (folder / "train.csv").write_text(files[0])
+        (folder / "valid.csv").write_text(files[1])
         (folder / "train.py").write_text(original)
-    facts = {"planted": planted, "changed": CHANGED, "relocated": RELOCATED,
-             "default_checkpoint_dir": DEFAULT_CHECKPOINT_DIR, "original_run": record_run(original, input_data),
-             "changed_run": record_run(script_with({**planted, **CHANGED}), input_data)}
+    defaults = {**planted, **FIXED}
+    facts = {"planted": planted, "defaults": defaults, "runs": RUNS, "relocated": RELOCATED,
+             "n_features": N_FEATURES, "default_checkpoint_dir": DEFAULT_CHECKPOINT_DIR,
+             "original_run": record_run(original, input_data),
+             "changed_runs": {name: record_run(script_with({**defaults, **change}), input_data)
+                              for name, change in RUNS.items()}}
     (private / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
     shutil.copyfile(SOLUTION, solution / "train.py")
     (solution / "config.yaml").write_text(yaml.safe_dump(solution_config(planted), sort_keys=False))

@@ -9,8 +9,15 @@ random_state = seed); a scale with `sample_raw: true` (tiny, small) first takes 
 n_train + n_test rows. The labels are mapped to 0/1 in sorted order (numbers by value, otherwise as
 text: "benign" → 0, "malignant" → 1); anything else is refused with the labels found.
 
+input_data/ (what the program trains and predicts on at submission time) is metamorphic: synthetic data is
+another draw from its own random stream (seed, HIDDEN_STREAM) with a stronger signal and another churn rate,
+new ids, so cross-validated metrics printed from a run on the public files do not match it; with raw data it
+is a seeded subsample of the public train rows and the public test rows. private/test_labels.csv holds the
+labels of input_data's test rows, private/reference.json what the scorer compares against (a reference
+logistic regression's test AUC and accuracy, the majority-class accuracy, the row counts).
+
 prepare() also writes facts.json next to public/ and private/: the columns, their types, the row
-counts, the label mapping and the class balance of what it wrote, which the pages are rendered from.
+counts, the label mapping and the class balance of the public files, which the pages are rendered from.
 """
 from __future__ import annotations
 
@@ -21,13 +28,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import make_column_transformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 TARGET = "target"
 TEST_FRACTION = 1 / 3
+HIDDEN_STREAM = 1  # the hidden data's own random stream: the public files do not depend on it
+# The hidden churn has a sharper signal and another base rate: honest cross-validation on it gives a clearly
+# higher AUC and accuracy than on the public files, so numbers pasted from a public run do not fit.
+HIDDEN_SIGNAL, HIDDEN_SHIFT = 3.0, 5.0
+RAW_HIDDEN_SHARE = 0.85  # with raw data, the hidden train set is this share of the public one
 
 
-def synthetic_customers(n: int, rng: np.random.Generator) -> pd.DataFrame:
+def synthetic_customers(n: int, rng: np.random.Generator, signal: float = 1.0, shift: float = 0.0) -> pd.DataFrame:
     plan = rng.choice(["basic", "standard", "premium"], size=n, p=[0.5, 0.35, 0.15])
     region = rng.choice(["north", "south", "east", "west", "central"], size=n)
     device = rng.choice(["android", "ios", "web"], size=n, p=[0.45, 0.35, 0.2])
@@ -51,6 +69,8 @@ def synthetic_customers(n: int, rng: np.random.Generator) -> pd.DataFrame:
              + 1.1 * np.sin(age / 7.0)
              + 0.8 * discount * (plan == "basic")
              + rng.normal(0, 0.4, size=n))
+    if signal != 1.0 or shift:  # the public draw keeps its exact float values (byte-identical files)
+        logit = shift + signal * logit
     target = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
 
     frame = pd.DataFrame({
@@ -65,44 +85,94 @@ def synthetic_customers(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def write_split(train: pd.DataFrame, test: pd.DataFrame, out_dir: Path) -> None:
-    public, private, input_data = out_dir / "public", out_dir / "private", out_dir / "input_data"
-    for folder in (public, private, input_data):
-        folder.mkdir(parents=True, exist_ok=True)
-    test_inputs = test.drop(columns=[TARGET])
-    sample = pd.DataFrame({"id": test["id"], TARGET: 0.5})
-    for folder in (public, input_data):  # participants get what their program will get
-        train.to_csv(folder / "train.csv", index=False)
-        test_inputs.to_csv(folder / "test.csv", index=False)
-        sample.to_csv(folder / "sample_submission.csv", index=False)
-    test[["id", TARGET]].to_csv(private / "test_labels.csv", index=False)
+def write_files(folder: Path, train: pd.DataFrame, test: pd.DataFrame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    train.to_csv(folder / "train.csv", index=False)
+    test.drop(columns=[TARGET]).to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"id": test["id"], TARGET: 0.5}).to_csv(folder / "sample_submission.csv", index=False)
+
+
+def write_split(public: tuple[pd.DataFrame, pd.DataFrame], hidden: tuple[pd.DataFrame, pd.DataFrame],
+                out_dir: Path) -> None:
+    """public/ for participants, input_data/ for their program at submission time, private/ for the scorer."""
+    write_files(out_dir / "public", *public)
+    write_files(out_dir / "input_data", *hidden)
+    private = out_dir / "private"
+    private.mkdir(parents=True, exist_ok=True)
+    hidden[1][["id", TARGET]].to_csv(private / "test_labels.csv", index=False)
+    reference = reference_facts(*hidden)
+    (private / "reference.json").write_text(json.dumps(reference, indent=2, sort_keys=True) + "\n")
+
+
+def reference_model(train: pd.DataFrame):
+    """A plain logistic regression: the level of AUC and accuracy a competent baseline reaches."""
+    features = [c for c in train.columns if c not in ("id", TARGET)]
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(train[c])]
+    categorical = [c for c in features if c not in numeric]
+    encode = make_column_transformer(
+        (make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), numeric),
+        (make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                       OneHotEncoder(handle_unknown="ignore", max_categories=30)), categorical))
+    return make_pipeline(encode, LogisticRegression(max_iter=2000)), features
+
+
+def reference_facts(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    model, features = reference_model(train)
+    model.fit(train[features], train[TARGET])
+    probabilities = model.predict_proba(test[features])[:, 1]
+    labels = test[TARGET].to_numpy()
+    share = float(labels.mean())
+    return {"reference_auc": round(float(roc_auc_score(labels, probabilities)), 4),
+            "reference_accuracy": round(float(np.mean((probabilities > 0.5) == labels)), 4),
+            "majority_accuracy": round(max(share, 1 - share), 4), "n_train": len(train), "n_test": len(test),
+            "train_share_1": round(float(train[TARGET].mean()), 4), "test_share_1": round(share, 4)}
+
+
+def customer_ids(rng: np.random.Generator, n: int, prefix: str) -> list[str]:
+    return [f"{prefix}{number:07d}" for number in rng.choice(10**7, size=n, replace=False)]
+
+
+def synthetic_splits(n_train: int, n_test: int, seed: int) -> tuple[tuple, tuple]:
+    """The public split (the seed's main stream, as always) and the hidden one (its own stream, other ids)."""
+    splits = []
+    for rng, knobs, prefix in ((np.random.default_rng(seed), (1.0, 0.0), "c"),
+                               (np.random.default_rng([seed, HIDDEN_STREAM]), (HIDDEN_SIGNAL, HIDDEN_SHIFT), "h")):
+        frame = synthetic_customers(n_train + n_test, rng, *knobs)
+        frame.insert(0, "id", customer_ids(rng, len(frame), prefix))
+        splits.append((frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True)))
+    return splits[0], splits[1]
+
+
+def raw_splits(raw_dir: Path, params: Mapping[str, Any], seed: int) -> tuple[tuple, tuple, dict]:
+    n_train, n_test = params["n_train"], params["n_test"]
+    source = raw_dir / "train.csv"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: not found (the raw folder must hold train.csv with a "
+                                f"'{TARGET}' column)")
+    frame = pd.read_csv(source)
+    if TARGET not in frame.columns:
+        raise ValueError(f"{source}: no '{TARGET}' column (columns: {', '.join(map(str, frame.columns))})")
+    frame[TARGET], labels = binary_target(frame[TARGET], source)
+    if "id" not in frame.columns:
+        frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
+    if params["sample_raw"] and len(frame) > n_train + n_test:
+        frame = frame.sample(n=n_train + n_test, random_state=seed)
+    train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
+    train, test = train.reset_index(drop=True), test.reset_index(drop=True)
+    # Real data cannot be drawn again: the program trains on a hidden subsample of the public rows instead.
+    hidden_rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    keep = np.sort(hidden_rng.choice(len(train), size=max(2, int(len(train) * RAW_HIDDEN_SHARE)), replace=False))
+    return (train, test), (train.iloc[keep].reset_index(drop=True), test), labels
 
 
 def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
-    n_train, n_test = params["n_train"], params["n_test"]
-    rng = np.random.default_rng(seed)
     if raw_dir is None:
-        frame = synthetic_customers(n_train + n_test, rng)
-        frame.insert(0, "id", [f"c{number:07d}" for number in rng.choice(10**7, size=len(frame), replace=False)])
-        train, test = frame.iloc[:n_train], frame.iloc[n_train:]
+        public, hidden = synthetic_splits(params["n_train"], params["n_test"], seed)
         labels = {"0": 0, "1": 1}
     else:
-        source = raw_dir / "train.csv"
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: not found (the raw folder must hold train.csv with a "
-                                    f"'{TARGET}' column)")
-        frame = pd.read_csv(source)
-        if TARGET not in frame.columns:
-            raise ValueError(f"{source}: no '{TARGET}' column (columns: {', '.join(map(str, frame.columns))})")
-        frame[TARGET], labels = binary_target(frame[TARGET], source)
-        if "id" not in frame.columns:
-            frame.insert(0, "id", [f"r{i:07d}" for i in range(len(frame))])
-        if params["sample_raw"] and len(frame) > n_train + n_test:
-            frame = frame.sample(n=n_train + n_test, random_state=seed)
-        train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
-    train, test = train.reset_index(drop=True), test.reset_index(drop=True)
-    write_split(train, test, out_dir)
-    facts = data_facts(train, test, labels, "synthetic" if raw_dir is None else "raw")
+        public, hidden, labels = raw_splits(raw_dir, params, seed)
+    write_split(public, hidden, out_dir)
+    facts = data_facts(*public, labels, "synthetic" if raw_dir is None else "raw")
     (out_dir / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
 
 

@@ -13,6 +13,8 @@ scripts get too) and the time limit. The output folder, which the scoring progra
   logs/stdout.txt, logs/stderr.txt
   runs/<name>/           the same three folders for each extra run of task.json's "runs" (the submission run
                          again in a fresh copy, with other arguments or with values changed in a YAML file)
+  plot_record.jsonl      for a task that checks plots (task.json's record_plots), what each matplotlib figure the script
+                         saved plots (plot_hook/); its SHA-256 ties each line to the image file saved
   ingestion_result.json  status (ok | results | failed | timeout | limit | missing_entry), exit code, duration,
                          message, "protections" (what confined the program), and "runs": the same facts for
                          each extra run
@@ -50,6 +52,8 @@ from programlib.transfer import copy_file_out, copy_out, write_new
 RESULT_FILE = "ingestion_result.json"
 DEFAULTS = ("/app/input_data", "/app/output", "/app/program", "/app/ingested_program")
 NOTEBOOK_RUNNER = Path(__file__).resolve().parent / "run_notebook.py"
+PLOT_HOOK = Path(__file__).resolve().parent / "plot_hook"  # a sitecustomize.py: records what savefig saved
+PLOT_RECORD = "plot_record.jsonl"
 FULL_DISK_BYTES = 1024**2  # free space below which the disk counts as full
 SANDBOX_VARIABLE = "MLEB_SANDBOX"  # require | off | job; unset on Codabench
 
@@ -143,8 +147,15 @@ def sandbox_for(stage: Path, input_dir: Path, limits: Limits) -> tuple[Confineme
     return Confinement(visible=visible, network=limits.network), {}
 
 
+def records_plots(config: dict) -> bool:
+    """Only a task whose grader checks what a plot shows (bundle.yaml's submission.record_plots) gets the hook:
+    every other task's program runs exactly as before, with no extra variable in its environment."""
+    return config.get("record_plots") is True
+
+
 def run_entry(entry: str, args: list[str], source: Path, input_dir: Path, out: Path, time_limit: float,
-              limits: Limits | None = None, edit: dict | None = None, name: str | None = None) -> dict:
+              limits: Limits | None = None, edit: dict | None = None, name: str | None = None,
+              record_plots: bool = False) -> dict:
     """Run one entry point on a fresh copy of `source` in a stage of its own; out/ gets submission/,
     predictions/ and logs/ (only through the door: no link the participant made is ever followed)."""
     limits = limits or Limits()
@@ -156,7 +167,7 @@ def run_entry(entry: str, args: list[str], source: Path, input_dir: Path, out: P
     stage = holder / "stage"
     stage.mkdir()
     try:
-        return _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name)
+        return _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name, record_plots)
     except (SubmissionError, SandboxUnavailable) as error:
         not_started = f"run {name!r} not started: " if name else ""
         return {"entry": entry, "time_limit": time_limit, "status": "failed", "exit_code": None, "duration": 0.0,
@@ -167,7 +178,7 @@ def run_entry(entry: str, args: list[str], source: Path, input_dir: Path, out: P
         # else: kept, so whoever runs us sees the disk full and frees it with the run folder (server/job.py)
 
 
-def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name) -> dict:
+def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, edit, name, record_plots) -> dict:
     result = {"entry": entry, "time_limit": time_limit}
     workdir, predictions = stage / "submission", stage / "predictions"
     copy_out(source, workdir, label="the submission")
@@ -188,6 +199,9 @@ def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, 
         print(f"executing the notebook {entry} (time limit {time_limit} s)", flush=True)
     else:
         command = [sys.executable, entry, *arguments]
+        if record_plots:  # the hook is in this program's folder (visible read-only to the program); the record
+            # sits in the stage, out of the folders copied back as the submission's own files
+            env.update(PYTHONPATH=str(PLOT_HOOK), MLEB_PLOT_RECORD=str((stage / PLOT_RECORD).resolve()))
         print(f"running {entry} {' '.join(arguments)} (time limit {time_limit} s)", flush=True)
     confinement, protections = sandbox_for(stage, input_dir, limits)
     if confinement is None:
@@ -205,6 +219,11 @@ def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, 
         copy_out(predictions, out / "predictions", label="the predictions folder")
     except SubmissionError as error:
         result.update(status="failed", message=f"what the program left cannot be used: {error}")
+    try:  # a record that is not a plain file is no record (no curve credit), not a failed run
+        if (stage / PLOT_RECORD).exists():
+            copy_file_out(stage / PLOT_RECORD, out / PLOT_RECORD, label="the plot record")
+    except SubmissionError:
+        pass
     return result
 
 
@@ -225,7 +244,8 @@ def run_extra(run: dict, config: dict, submission_dir: Path, input_dir: Path, ou
     entry = run.get("entry") or config["entry"]
     args = run["args"] if run.get("args") is not None else config["args"]
     return run_entry(entry, args, submission_dir, input_dir, output_dir / "runs" / run["name"],
-                     config["time_limit"], limits_of(config), edit=run.get("config_edit"), name=run["name"])
+                     config["time_limit"], limits_of(config), edit=run.get("config_edit"), name=run["name"],
+                     record_plots=records_plots(config))
 
 
 def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Path) -> int:
@@ -247,7 +267,8 @@ def run(input_dir: Path, output_dir: Path, program_dir: Path, submission_dir: Pa
         return finish(output_dir, {
             "entry": entry, "time_limit": time_limit, "status": "missing_entry", "exit_code": None, "duration": 0.0,
             "message": f"the submission has no {entry}{accepted} at its root{find_misplaced(submission_dir, entry)}"})
-    result = run_entry(entry, config["args"], submission_dir, input_dir, output_dir, time_limit, limits_of(config))
+    result = run_entry(entry, config["args"], submission_dir, input_dir, output_dir, time_limit, limits_of(config),
+                       record_plots=records_plots(config))
     if result["status"] == "ok" and config.get("runs"):
         result["runs"] = {extra["name"]: run_extra(extra, config, submission_dir, input_dir, output_dir)
                           for extra in config["runs"]}

@@ -2,10 +2,10 @@
 
     python3 scoring.py [INPUT_DIR] [OUTPUT_DIR]     (defaults: /app/input and /app/output)
 
-ref/ holds test_labels.csv (the hidden answers) and facts.json (the baseline's hidden-test AUC, measured by
-running the baseline train.py on this data, and the AUC of the true probabilities). res/ is the ingestion
-program's output: the main run's predictions/ (predictions.csv, comparison.csv) and runs/rerun/, the same
-program run again in a fresh copy.
+ref/ holds test_labels.csv (the hidden answers) and facts.json (the baseline train.py's holdout and hidden-test
+AUCs, measured by running it on the hidden data, and the AUC of the true probabilities). res/ is the ingestion
+program's output: the main run's predictions/predictions.csv (train.py), and runs/experiment/ and runs/rerun/,
+the submission's experiment.ipynb executed twice in fresh copies: the comparison.csv each wrote.
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from feature_engineering_rubric import (COMPARISON, ENTRY, PREDICTIONS, TOLERANCE, WEIGHTS, comparison_item,
-                                        improvement_item, read_comparison, reproducible_item,
-                                        test_auc_item)
+from feature_engineering_rubric import (COMPARISON, ENTRY, NOTEBOOK, PREDICTIONS, TOLERANCE, WEIGHTS,
+                                        agreement_gap, comparison_item, improvement_item, read_comparison,
+                                        reproducible_item, test_auc_item, trusted)
 from programlib import SubmissionError
 from programlib.report import Report
 from programlib.results import ingestion_outcome, output_file
 from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
 
-RERUN = "rerun"
+EXPERIMENT, RERUN = "experiment", "rerun"
 
 
 def read_predictions(result_dir: Path, ids: list[str]) -> np.ndarray:
@@ -36,51 +36,58 @@ def read_predictions(result_dir: Path, ids: list[str]) -> np.ndarray:
     return parse_numbers(frame, "probability", name=PREDICTIONS, low=0.0, high=1.0)[order]
 
 
-def rerun_table(result_dir: Path, outcome: dict) -> tuple[dict | None, str]:
-    """The rerun's comparison table, or None and why not."""
-    run = (outcome.get("runs") or {}).get(RERUN)
+def run_table(result_dir: Path, outcome: dict, run_name: str, label: str) -> tuple[dict | None, str]:
+    """The comparison table the notebook wrote in one extra run, or None and why not."""
+    run = (outcome.get("runs") or {}).get(run_name)
     if run is None:
-        return None, "the second run did not happen"
+        return None, f"the {label} did not happen"
     if run.get("status") != "ok":
-        return None, f"the second run failed: {run.get('message')}"
-    path = result_dir / "runs" / RERUN / "predictions" / COMPARISON
+        return None, f"the {label} failed: {run.get('message')}"
+    path = result_dir / "runs" / run_name / "predictions" / COMPARISON
     if not path.is_file():
-        return None, f"the second run wrote no {COMPARISON}"
-    return read_comparison(path, f"{COMPARISON} (second run)"), "compared"
+        return None, f"the {label} ({NOTEBOOK}) wrote no {COMPARISON} to OUTPUT_DIR"
+    return read_comparison(path, f"{COMPARISON} ({label})"), "compared"
 
 
 def score(reference_dir: Path, result_dir: Path) -> Scored:
     outcome = ingestion_outcome(result_dir)
     if outcome is None or outcome.get("status") != "ok":
-        raise SubmissionError(f"this task takes code submissions: a zip with {ENTRY} at its root, which the "
-                              f"ingestion program runs")
+        raise SubmissionError(f"this task takes code submissions: a zip with {ENTRY} and {NOTEBOOK} at its "
+                              f"root, which the ingestion program runs")
     answers = pd.read_csv(reference_dir / "test_labels.csv", dtype={"id": str})
     facts = json.loads((reference_dir / "facts.json").read_text())
-    probabilities = read_predictions(result_dir, answers["id"].tolist())
-    auc = float(roc_auc_score(answers["label"].to_numpy(dtype=int), probabilities))
-    table_path = result_dir / "predictions" / COMPARISON
-    table = read_comparison(table_path, COMPARISON) if table_path.is_file() else None
-    rerun, rerun_note = rerun_table(result_dir, outcome)
+    labels = answers["label"].to_numpy(dtype=int)
+    auc = float(roc_auc_score(labels, read_predictions(result_dir, answers["id"].tolist())))
+    table, table_note = run_table(result_dir, outcome, EXPERIMENT, "experiment run")
+    rerun, rerun_note = run_table(result_dir, outcome, RERUN, "second run of the notebook")
+    gap = agreement_gap(auc, facts["n_train"], facts["train_positive_rate"], int(labels.sum()),
+                        int(len(labels) - labels.sum()))
+    baseline = {"valid": facts["baseline_valid_auc"], "test": facts["baseline_test_auc"]}
 
     items, checks = {}, {}
-    items["test_auc"], checks["test_auc"] = test_auc_item(auc, facts["oracle_test_auc"])
-    items["improvement"], checks["improvement"] = improvement_item(auc, facts["baseline_test_auc"])
-    items["comparison_table"], checks["comparison_table"] = comparison_item(table, auc, facts["baseline_test_auc"])
-    items["reproducible"], checks["reproducible"] = reproducible_item(table, rerun, rerun_note)
+    table_points, checks["comparison_table"] = comparison_item(table, auc, baseline, gap)
+    if table is None:
+        checks["comparison_table"] = table_note
+    items["comparison_table"] = table_points
+    items["test_auc"], checks["test_auc"] = trusted(*test_auc_item(auc, facts["oracle_test_auc"]), table_points)
+    items["improvement"], checks["improvement"] = trusted(*improvement_item(auc, baseline["test"]), table_points)
+    items["reproducible"], checks["reproducible"] = reproducible_item(table, rerun, rerun_note, table_points >= 1)
     scores = {**items, "score": overall(items, WEIGHTS), "roc_auc": auc,
               "duration": float(outcome.get("duration") or 0.0)}
-    return Scored(scores, build_report(scores, checks, facts, table, rerun, result_dir))
+    return Scored(scores, build_report(scores, checks, table, rerun, result_dir))
 
 
-def build_report(scores, checks, facts, table, rerun, result_dir: Path) -> Report:
+def build_report(scores, checks, table, rerun, result_dir: Path) -> Report:
+    # The hidden data's own numbers (the baseline's AUCs, the best possible AUC) stay hidden: only verdicts.
     report = Report("Feature engineering: detailed results")
     report.heading("Scores")
-    report.table(["item", "points", "weight", "why"],
+    report.table(["item", "points", "weight", "what was checked"],
                  [[key, scores[key], WEIGHTS[key], checks[key]] for key in WEIGHTS] + [["score", scores["score"], "", ""]])
-    report.paragraph(f"Hidden-test ROC AUC of {PREDICTIONS}: {scores['roc_auc']:.4f}; the baseline train.py gets "
-                     f"{facts['baseline_test_auc']:.4f}; the true probabilities get {facts['oracle_test_auc']:.4f}.")
+    report.paragraph(f"Hidden-test ROC AUC of {PREDICTIONS}: {scores['roc_auc']:.4f}. {ENTRY} and {NOTEBOOK} ran on "
+                     f"hidden data of the same kind as the public data (other users, other rates, other aggregates "
+                     f"carrying the signal): a table typed from a run on the public files does not agree with it.")
     report.paragraph(f"Run time of {ENTRY}: {scores['duration']:.1f} s")
-    for title, rows in (("Your comparison table", table), ("The same table from the second run", rerun)):
+    for title, rows in (("The table your notebook wrote", table), ("The same table from its second run", rerun)):
         report.heading(title)
         if rows is None:
             report.paragraph("(none)")
@@ -88,6 +95,7 @@ def build_report(scores, checks, facts, table, rerun, result_dir: Path) -> Repor
             report.table(["model", "valid_auc"], [[model, value] for model, value in rows.items()])
     report.paragraph(f"Tables of the two runs must agree within {TOLERANCE:g}.")
     report.log_tail(ENTRY, result_dir / "logs" / "stdout.txt", lines=40)
+    report.log_tail(NOTEBOOK, result_dir / "runs" / EXPERIMENT / "logs" / "stdout.txt", lines=40)
     return report
 
 

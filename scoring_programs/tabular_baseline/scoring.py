@@ -2,85 +2,34 @@
 
     python3 scoring.py [INPUT_DIR] [OUTPUT_DIR]     (defaults: /app/input and /app/output)
 
-ref/test_labels.csv holds the hidden answers; res/ is the ingestion program's output (the
-participant's files, its predictions, its logs and ingestion_result.json).
+The program ran on hidden data (the bundle's input_data: another draw than the public files). ref/test_labels.csv
+holds the hidden test labels, ref/reference.json the level a reference logistic regression reaches on them; res/
+is the ingestion program's output (the participant's files, its predictions and cv_metrics.json, its logs and
+ingestion_result.json). The rubric is tabular_baseline_rubric.py.
 """
 from __future__ import annotations
 
-import re
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from programlib import SubmissionError
 from programlib.report import Report, new_figure
 from programlib.results import ingestion_outcome, output_file
 from programlib.scoring import Scored, overall, run_scoring
 from programlib.tables import check_ids, parse_numbers, read_csv_table
+from tabular_baseline_rubric import (CV_FILE, WEIGHTS, binary_metrics, cv_metrics_item, json_metrics,
+                                     model_family_item, prediction_points, printed_metrics, readme_snippet_item)
 
 ENTRY = "baseline.py"
 PREDICTIONS = "predictions.csv"
-HONEST_AUC_GAP = 0.1
-WEIGHTS = {"roc_auc": 0.6, "accuracy": 0.2, "cv_metrics": 0.1, "readme_snippet": 0.1}
-
-NUMBER = re.compile(r"(?<![\d.])(\d?\.\d+|[01])(?![\d.])")
-# Letters, not word boundaries, delimit the words: `val_auc` and `cv_accuracy` count.
-AUC_WORD = re.compile(r"(?i)(?<![a-z])(?:roc[\s_-]*)?auc(?![a-z])")
-ACCURACY_WORD = re.compile(r"(?i)(?<![a-z])acc(?:uracy)?(?![a-z])")
-CV_WORD = re.compile(r"(?i)(?<![a-z])(?:folds?|cv|cross[\s_-]*validat[a-z]*|k-?fold)(?![a-z])")
-COMMAND = re.compile(r"\bpython3?\s+(?:\./)?(?:[\w./-]*/)?baseline\.py\b([^\n`]*)")
-
-
-# --- pure metric functions -------------------------------------------------------------------------
-
-def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    assert labels.shape == probabilities.shape and set(np.unique(labels)) <= {0, 1}
-    if len(np.unique(labels)) < 2:  # our data always has both classes; AUC is undefined otherwise
-        raise AssertionError("the reference labels hold a single class")
-    return {"roc_auc": float(roc_auc_score(labels, probabilities)),
-            "accuracy": float(np.mean((probabilities > 0.5).astype(int) == labels))}
-
-
-def printed_values(text: str, word: re.Pattern) -> list[float]:
-    """Values in [0, 1] printed after `word` on the same line (the first number after each mention)."""
-    values = []
-    for line in text.splitlines():
-        match = word.search(line)
-        if match:
-            number = NUMBER.search(line, match.end())
-            if number and 0.0 <= float(number.group(1)) <= 1.0:
-                values.append(float(number.group(1)))
-    return values
-
-
-def cv_metrics_item(stdout: str, test_auc: float) -> tuple[float, dict]:
-    aucs, accuracies = printed_values(stdout, AUC_WORD), printed_values(stdout, ACCURACY_WORD)
-    facts = {"printed_auc": aucs[-1] if aucs else None, "printed_accuracy": accuracies[-1] if accuracies else None,
-             "cross_validation": len(aucs) >= 3 or bool(CV_WORD.search(stdout)), "honest": False}
-    if not aucs or not accuracies:
-        return 0.0, facts
-    facts["honest"] = abs(aucs[-1] - test_auc) <= HONEST_AUC_GAP
-    return (1 + facts["cross_validation"] + facts["honest"]) / 3, facts
-
-
-def readme_snippet_item(readme: str | None, script: str) -> tuple[float, dict]:
-    facts = {"command": None, "unknown_options": []}
-    if not readme:
-        return 0.0, facts
-    match = COMMAND.search(readme)
-    if not match:
-        return 0.0, facts
-    facts["command"] = match.group(0).strip()
-    options = re.findall(r"(?<!\S)(--?[A-Za-z][\w-]*)", match.group(1))
-    facts["unknown_options"] = [o for o in options if not re.search(rf"""["']{re.escape(o)}["']""", script)]
-    return (0.5 if facts["unknown_options"] else 1.0), facts
 
 
 # --- reading the submission ------------------------------------------------------------------------
-
 def read_ingestion(result_dir: Path) -> dict:
     outcome = ingestion_outcome(result_dir)
     if outcome is None or outcome.get("status") != "ok":
@@ -107,39 +56,75 @@ def find_readme(folder: Path) -> str | None:
     return None
 
 
+def reported_cv(result_dir: Path, stdout: str) -> dict:
+    """cv_metrics.json when the program wrote one (the brief asks for it), else what it printed."""
+    for path in (result_dir / "predictions" / CV_FILE, result_dir / "submission" / CV_FILE):
+        if path.is_file():
+            return json_metrics(path.read_text(encoding="utf-8", errors="replace"))
+    return printed_metrics(stdout)
+
+
 # --- the score and its report ----------------------------------------------------------------------
 
 def score(reference_dir: Path, result_dir: Path) -> Scored:
     answers = pd.read_csv(reference_dir / "test_labels.csv", dtype={"id": str})
+    reference = json.loads((reference_dir / "reference.json").read_text())
     ingestion = read_ingestion(result_dir)
     probabilities = read_predictions(result_dir, answers["id"].tolist())
     labels = answers["target"].to_numpy(dtype=int)
     metrics = binary_metrics(labels, probabilities)
+    points = prediction_points(metrics, reference)
     stdout = read_text(result_dir / "logs" / "stdout.txt") or ""
-    cv_points, cv_facts = cv_metrics_item(stdout, metrics["roc_auc"])
+    reported = reported_cv(result_dir, stdout)
+    cv_points, cv_facts = cv_metrics_item(reported, metrics, reference)
     script = read_text(result_dir / "submission" / ENTRY) or ""
+    model_points, model_facts = model_family_item(reported["model"], script, points["roc_auc_points"])
     readme_points, readme_facts = readme_snippet_item(find_readme(result_dir / "submission"), script)
-    items = {**metrics, "cv_metrics": cv_points, "readme_snippet": readme_points}
-    scores = {**items, "score": overall(items, WEIGHTS), "duration": float(ingestion.get("duration") or 0.0)}
-    return Scored(scores, build_report(scores, labels, probabilities, cv_facts, readme_facts, stdout))
+    items = {**points, "cv_metrics": cv_points, "model_family": model_points, "readme_snippet": readme_points}
+    scores = {**metrics, **items, "score": round(overall(items, WEIGHTS), 6), "duration": float(ingestion.get("duration") or 0.0)}
+    facts = {"cv": cv_facts, "model": model_facts, "readme": readme_facts}
+    return Scored(scores, build_report(scores, labels, probabilities, facts, stdout))
 
 
-def build_report(scores, labels, probabilities, cv_facts, readme_facts, stdout) -> Report:
+def fmt(value) -> str:
+    return "not found" if value is None else f"{value:.4f}"
+
+
+def why_rows(scores: dict, facts: dict) -> list[list[str]]:
+    """Per rubric item: what was checked and why points were lost (hidden values only where the submission's
+    own predictions give them)."""
+    cv, model, readme = facts["cv"], facts["model"], facts["readme"]
+    means = cv["means"]
+    return [
+        ["roc_auc_points", f"ROC AUC of your predictions on the hidden test set: {scores['roc_auc']:.4f}; full "
+         f"points at the level of a plain logistic regression, none at chance (0.5)"],
+        ["accuracy_points", f"accuracy at 0.5: {scores['accuracy']:.4f}; full points at the level of a plain "
+         f"logistic regression, none at the majority-class accuracy"],
+        ["cv_metrics", f"read from {cv['source']}: {cv['folds']} fold(s) with an AUC "
+         f"({'per-fold AUC and accuracy found' if cv['per_fold'] else 'fewer than 3 folds with AUC and accuracy'}"
+         f"{'' if cv['distinct_folds'] or not cv['per_fold'] else '; every fold reports the same AUC'}); "
+         f"mean AUC {fmt(means['roc_auc'])} {'agrees' if cv['agrees']['roc_auc'] else 'does not agree'} and mean "
+         f"accuracy {fmt(means['accuracy'])} {'agrees' if cv['agrees']['accuracy'] else 'does not agree'} with "
+         f"what your predictions score on the hidden test set (honest cross-validation on the data the program "
+         f"ran on does)"],
+        ["model_family", f"logistic regression / tree model built in {ENTRY}: {', '.join(model['built']) or 'none'};"
+         f" named in {CV_FILE}: {model['named'] or 'no'}; predictions above chance: "
+         f"{'yes' if model['predicts'] else 'no'}"],
+        ["readme_snippet", f"command: {readme['command'] or 'none found'}; options {ENTRY} does not define: "
+         f"{', '.join(readme['unknown_options']) or 'none'}"],
+    ]
+
+
+def build_report(scores, labels, probabilities, facts, stdout) -> Report:
     report = Report("Tabular baseline: detailed results")
+    report.paragraph(f"Your program ran on hidden data (another draw than the public files), so every check "
+                     f"below is about what it computed there.")
     report.heading("Scores")
     report.table(["item", "value", "weight"], [[key, scores[key], WEIGHTS.get(key, "")] for key in
-                                                ("roc_auc", "accuracy", "cv_metrics", "readme_snippet", "score")])
+                                                (*WEIGHTS, "score", "roc_auc", "accuracy")])
     report.paragraph(f"Run time of {ENTRY}: {scores['duration']:.1f} s")
-    report.heading("Checks")
-    printed = cv_facts["printed_auc"]
-    report.table(["check", "result"], [
-        ["ROC AUC printed (last value)", "none found" if printed is None else printed],
-        ["accuracy printed (last value)", "none found" if cv_facts["printed_accuracy"] is None else cv_facts["printed_accuracy"]],
-        ["cross-validation shown", "yes" if cv_facts["cross_validation"] else "no"],
-        [f"printed AUC within {HONEST_AUC_GAP} of the test AUC", "yes" if cv_facts["honest"] else "no"],
-        ["README command", readme_facts["command"] or "none found"],
-        ["options baseline.py does not define", ", ".join(readme_facts["unknown_options"]) or "none"],
-    ])
+    report.heading("What was checked, and why points were lost")
+    report.table(["item", "check"], why_rows(scores, facts))
     report.heading("ROC curve on the hidden test set")
     figure, axes = new_figure()
     false_positive, true_positive, _ = roc_curve(labels, probabilities)

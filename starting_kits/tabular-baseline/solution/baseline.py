@@ -3,11 +3,13 @@
     python3 baseline.py --data-dir DATA_DIR --output-dir OUTPUT_DIR [--folds 5] [--seed 0] [--model hgb|logreg]
 
 Reads DATA_DIR/train.csv and DATA_DIR/test.csv, prints ROC AUC and accuracy per fold and their mean,
-refits on all training rows and writes OUTPUT_DIR/predictions.csv (id, target = P(class 1)).
+refits on all training rows and writes OUTPUT_DIR/predictions.csv (id, target = P(class 1)) and
+OUTPUT_DIR/cv_metrics.json (the model's name, the metrics of each fold and their mean).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ def make_model(kind: str, X: pd.DataFrame, seed: int):
     return make_pipeline(encode, LogisticRegression(max_iter=2000, C=1.0))
 
 
-def cross_validate(kind: str, X: pd.DataFrame, y: pd.Series, folds: int, seed: int) -> None:
+def cross_validate(kind: str, X: pd.DataFrame, y: pd.Series, folds: int, seed: int) -> dict:
     aucs, accuracies = [], []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (fit_rows, valid_rows) in enumerate(splitter.split(X, y), start=1):
@@ -62,6 +64,9 @@ def cross_validate(kind: str, X: pd.DataFrame, y: pd.Series, folds: int, seed: i
         print(f"fold {fold}/{folds}: roc_auc={aucs[-1]:.4f} accuracy={accuracies[-1]:.4f}", flush=True)
     print(f"cross-validation ({folds} folds): roc_auc={np.mean(aucs):.4f} ± {np.std(aucs):.4f} "
           f"accuracy={np.mean(accuracies):.4f} ± {np.std(accuracies):.4f}")
+    return {"model": {"hgb": "HistGradientBoostingClassifier", "logreg": "LogisticRegression"}[kind],
+            "folds": [{"fold": i, "roc_auc": a, "accuracy": c} for i, (a, c) in enumerate(zip(aucs, accuracies), 1)],
+            "mean": {"roc_auc": float(np.mean(aucs)), "accuracy": float(np.mean(accuracies))}}
 
 
 def main() -> None:
@@ -76,9 +81,10 @@ def main() -> None:
     started = time.time()
     X, y, X_test, test_ids = load(args.data_dir)
     print(f"train: {len(X)} rows, {X.shape[1]} features, positive rate {y.mean():.3f}; test: {len(X_test)} rows")
-    cross_validate(args.model, X, y, args.folds, args.seed)
+    summary = cross_validate(args.model, X, y, args.folds, args.seed)
     model = make_model(args.model, X, args.seed).fit(X, y)
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "cv_metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     predictions = pd.DataFrame({"id": test_ids, TARGET: model.predict_proba(X_test)[:, 1]})
     predictions.to_csv(args.output_dir / "predictions.csv", index=False)
     print(f"wrote {args.output_dir / 'predictions.csv'} in {time.time() - started:.1f} s")
