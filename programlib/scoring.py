@@ -77,8 +77,8 @@ def run_scoring(score: Callable[[Path, Path], Scored], argv: list[str] | None = 
         report = Report("Submission rejected")
         report.paragraph("The submission could not be scored:")
         report.pre(str(error))
-        # trusted: the scoring job's own output folder; no participant code ever ran in it
-        (output_dir / "detailed_results.html").write_text(report.render(), encoding="utf-8")
+        page = output_dir / "detailed_results.html"
+        page.write_text(report.render(), encoding="utf-8")  # trusted: the scorer's own output folder, no link in it
         return 1
     path = write_scores(output_dir, scored.scores)
     (output_dir / "detailed_results.html").write_text(scored.report.render(), encoding="utf-8")  # trusted: as above

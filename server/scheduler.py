@@ -193,6 +193,7 @@ class Scheduler:
             "time_limit": spec.get("time_limit"), "solution": solution,
             "cache_dir": str(self.runs_dir / "cache"), "bundles_dir": str(self.runs_dir / "bundles")}, indent=2))
         self.store.start_task(run_id, task)
+        # trusted: the job is our own program; the participant's code gets only allowed_environment() (runner.py)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
         env[JOB_MARKER] = str(self.runs_dir)  # inherited by everything the job starts: found again after a crash
         env[CGROUP_LABEL] = label = f"{cgroup_label(self.runs_dir)}-{uuid.uuid4().hex[:12]}"

@@ -109,6 +109,7 @@ def edit_config(workdir: Path, edit: dict) -> str | None:
     missing = [key for key, value in edit["set"].items() if not set_in_yaml(document, key, value)]
     if missing:
         return f"{edit['file']} has no key {', '.join(map(repr, missing))}"
+    # trusted: a fresh copy made through the door (copy_out refuses links), before any participant code ran in it
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return None
 

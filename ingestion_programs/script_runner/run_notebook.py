@@ -102,6 +102,7 @@ def figure_hook(record: Path) -> Path:
     """FIGURE_HOOK as a file the kernel runs at start-up (in a folder of its own, outside the working folder)."""
     record.unlink(missing_ok=True)  # a record uploaded with the submission is no record of this run
     hook = Path(tempfile.mkdtemp(prefix="figure-hook-")) / "figure_hook.py"
+    # trusted: a fresh temporary folder of our own (and this runner is inside the sandbox already)
     hook.write_text(FIGURE_HOOK.replace("RECORD_PATH", repr(str(record.resolve()))), encoding="utf-8")
     return hook
 
