@@ -227,15 +227,17 @@ def all_bundles(scale, out, no_sandbox) -> None:
             continue
         report = validate_bundle(path, log=lambda m: click.echo(f"  {m}"), sandbox=not no_sandbox)
         print_problems(report)
-        scores = report.solution_runs[0][1].scores if report.solution_runs and report.solution_runs[0][1].ok else None
+        runs = [result for _, result in report.solution_runs]
         primary = task.model.leaderboard.primary
-        where = placement(scores[primary], report.solution_runs[0][1].info) if scores else None
+        scores = [result.scores[primary] for result in runs] if runs and all(r.ok for r in runs) else None
+        where = placement(scores[0], runs[0].info) if scores else None
+        shown = "/".join(f"{score:.4f}" for score in scores) if scores else ""  # one per hidden draw
         rows.append((task_id, task.scale(scale).name, "valid" if report.ok else f"{len(report.problems)} problem(s)",
-                     f"{primary}={scores[primary]:.4f}" if scores else "-", time.monotonic() - started, where or ""))
+                     f"{primary}={shown}" if scores else "-", time.monotonic() - started, where or ""))
         failed += not report.ok
-    click.echo("\n" + f"{'task':<32} {'scale':<6} {'bundle':<14} {'solution':<18} {'time':>7}  placement")
+    click.echo("\n" + f"{'task':<32} {'scale':<6} {'bundle':<14} {'solution (each draw)':<24} {'time':>7}  placement")
     for task_id, scale_name, status, score, seconds, where in rows:
-        click.secho(f"{task_id:<32} {scale_name:<6} {status:<14} {score:<18} {seconds:>6.1f}s  {where}",
+        click.secho(f"{task_id:<32} {scale_name:<6} {status:<14} {score:<24} {seconds:>6.1f}s  {where}",
                     fg="green" if status == "valid" else "red")
     sys.exit(1 if failed else 0)
 

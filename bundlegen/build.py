@@ -9,8 +9,8 @@ from typing import Callable
 from programlib.transfer import replace_atomically
 
 from .bundle_format import (BUNDLE_INFO, COMPETITION, INGESTION_CONFIG, BundleInfo, bundle_files, bundle_info_text,
-                            page_member)
-from .data import PrepareError, prepare_data
+                            draw_field, page_member)
+from .data import PrepareError, check_draws, prepare_data
 from .definition import Scale, TaskDefinition
 from .render import render_competition_yaml, render_page
 from .datasets import read_keys, write_datasets
@@ -91,7 +91,8 @@ class Prepared:
     scale: Scale
     seed: int
     raw: bool  # split from real data (--raw-data) rather than generated
-    data_dir: Path
+    data_dir: Path  # the first hidden draw's; its public data is every draw's
+    draw_dirs: dict[int, Path]  # each hidden draw the phases grade on → its prepared data (one Codabench task each)
     log: Callable[[str], object]
 
     def step(self, number: int, what: str) -> None:
@@ -132,16 +133,19 @@ def prepare_build(task: TaskDefinition, scale_name: str | None, seed: int | None
     scale = task.scale(scale_name)
     seed = task.model.seed if seed is None else seed
     log(f"[{task.id}] 1/{STEPS} data")
-    data_dir = prepare_data(task, scale, seed, raw_dir, cache_dir, log=log)
-    return Prepared(task, scale, seed, raw_dir is not None, data_dir, log)
+    draw_dirs = {draw: prepare_data(task, scale, seed, raw_dir, cache_dir, log=log, hidden_draw=draw)
+                 for draw in task.hidden_draws}
+    check_draws(task, draw_dirs)
+    return Prepared(task, scale, seed, raw_dir is not None, next(iter(draw_dirs.values())), draw_dirs, log)
 
 
 def data_zips(prepared: Prepared) -> dict[str, DeterministicZip]:
     """competition.yaml's data field → its zip (not yet written: DeterministicZip collects, then writes)."""
-    data_dir = prepared.data_dir
-    zips = {"reference_data": zip_of(data_dir / "private"), "public_data": zip_of(data_dir / "public")}
-    if prepared.task.is_code:
-        zips["input_data"] = zip_of(data_dir / "input_data")
+    zips = {"public_data": zip_of(prepared.data_dir / "public")}
+    for draw, data_dir in prepared.draw_dirs.items():
+        zips[draw_field("reference_data", draw)] = zip_of(data_dir / "private")
+        if prepared.task.is_code:
+            zips[draw_field("input_data", draw)] = zip_of(data_dir / "input_data")
     return zips
 
 
@@ -151,7 +155,7 @@ def write_bundle(prepared: Prepared, zips: dict[str, DeterministicZip], keys: di
     task = prepared.task
     kit_dir = task.starting_kit_dir()
     files = bundle_files(Path(task.model.logo).suffix, code=task.is_code, starting_kit=kit_dir is not None,
-                         dataset_keys=keys)
+                         dataset_keys=keys, draws=list(prepared.draw_dirs))
     bundle = DeterministicZip()
     add_pages(bundle, prepared, files, keys)
     add_programs(bundle, prepared, files)
@@ -164,7 +168,11 @@ def add_pages(bundle: DeterministicZip, prepared: Prepared, files: dict, keys: d
     task, model = prepared.task, prepared.task.model
     prepared.step(2, "competition.yaml and pages")
     pages = [{"title": page.title, "file": page_member(Path(page.file).name)} for page in model.pages]
+    draws = list(prepared.draw_dirs)
+    tasks = [{"index": i, "draw": draw, "reference_data": files[draw_field("reference_data", draw)],
+              "input_data": files.get(draw_field("input_data", draw))} for i, draw in enumerate(draws)]
     context = {"task": model, "scale": prepared.scale, "seed": prepared.seed, "files": files, "pages": pages,
+               "tasks": tasks, "phase_tasks": [draws.index(phase.hidden_draw) for phase in model.phases],
                "facts": data_facts(prepared.data_dir),
                "docker_image": task.project.images()[model.docker_image]["tag"],
                "primary_index": [c.key for c in model.leaderboard.columns].index(model.leaderboard.primary)}

@@ -53,12 +53,22 @@ class BundleInfo(TypedDict):
     datasets: dict[str, str]  # competition.yaml field → dataset key, when the data was uploaded separately
 
 
+def draw_field(field: str, draw: int) -> str:
+    """The data field of a hidden draw: reference_data and input_data for the first (0), reference_data_<n> and
+    input_data_<n> for the others (a phase graded on another draw is another Codabench task)."""
+    return f"{field}_{draw}" if draw else field
+
+
 def bundle_files(logo_suffix: str, *, code: bool, starting_kit: bool,
-                 dataset_keys: dict[str, str] | None = None) -> dict[str, str | None]:
+                 dataset_keys: dict[str, str] | None = None, draws: list[int] = (0,)) -> dict[str, str | None]:
     """competition.yaml's field → the member (or dataset key) it references; None for what the bundle lacks."""
     files = dict(FILES, logo="logo" + logo_suffix.lower())
+    files.pop("reference_data"), files.pop("input_data")
+    for draw in draws:
+        for field in ("reference_data", "input_data"):
+            files[draw_field(field, draw)] = FILES[field].replace(".zip", f"_{draw}.zip" if draw else ".zip")
     if not code:  # a results submission is scored as it is: no ingestion program, no input data
-        files.update(ingestion_program=None, input_data=None)
+        files.update({draw_field("input_data", draw): None for draw in draws}, ingestion_program=None)
     files.update(dataset_keys or {})
     if not starting_kit:
         files["starting_kit"] = None

@@ -7,6 +7,10 @@ The contract (a task folder needs nothing from this framework, like MLE-bench's 
 raw_dir: the --raw-data folder, or None for synthetic data; out_dir: where to write public/, private/ (and
 input_data/, solution/); params: a plain dict, the chosen scale's parameters from the `scales:` section of the
 task's bundle.yaml; seed: the data seed. A ValueError (or FileNotFoundError) says the raw data cannot be used.
+
+A code task whose phases grade on several hidden draws (bundle.yaml: phases[i].hidden_draw) is prepared once per
+draw: params then also holds HIDDEN_DRAW (an int >= 1; absent for draw 0). The task draws its hidden inputs and
+answers from a stream of that draw, and writes the same public/ for every draw (checked here).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from .definition import DefinitionError, Scale, TaskDefinition
 COMPLETE_MARKER = ".complete"
 PREPARE_PARAMETERS = ("raw_dir", "out_dir", "params", "seed")
 CONTRACT = "prepare(raw_dir, out_dir, params, seed)"
+HIDDEN_DRAW = "hidden_draw"  # params' key naming the hidden draw, when it is not the first (0)
 
 
 class PrepareError(Exception):
@@ -81,14 +86,14 @@ def signature_problem(prepare) -> str | None:
             f"(or None), the output folder, a plain dict of the scale's parameters and the seed")
 
 
-def cache_key(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | None) -> str:
+def cache_key(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | None, params: dict) -> str:
     """Everything the data depends on: every file of the task folder (prepare.py, its siblings, and bundle.yaml,
     whose scales section holds the parameters), the scale's name and parameters, the seed and the raw data."""
     digest = hashlib.sha256()
     for path in sorted(task.folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(task.folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(json.dumps([scale.name, scale.params, seed], sort_keys=True, default=str).encode())
+    digest.update(json.dumps([scale.name, params, seed], sort_keys=True, default=str).encode())
     if raw_dir is not None:  # the real data: its file names, sizes and times stand for its content
         for path in sorted(raw_dir.rglob("*")):
             if path.is_file():
@@ -108,14 +113,16 @@ def check_prepared(task: TaskDefinition, out_dir: Path) -> None:
 
 
 def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | None = None,
-                 cache_dir: Path | None = None, log=print) -> Path:
-    """The folder with public/, private/, (input_data/, solution/) for this task, scale and seed."""
+                 cache_dir: Path | None = None, log=print, hidden_draw: int = 0) -> Path:
+    """The folder with public/, private/, (input_data/, solution/) for this task, scale, seed and hidden draw."""
     if raw_dir is not None and not raw_dir.is_dir():
         raise PrepareError(f"--raw-data {raw_dir}: not a folder")
     cache_dir = cache_dir or task.project.data_cache_dir
-    key = cache_key(task, scale, seed, raw_dir)
+    params = dict(scale.params, **({HIDDEN_DRAW: hidden_draw} if hidden_draw else {}))
+    key = cache_key(task, scale, seed, raw_dir, params)
     source = "raw" if raw_dir is not None else "synthetic"
-    target = cache_dir / task.id / f"{scale.name}-seed{seed}-{source}-{key}"
+    draw = f"-draw{hidden_draw}" if hidden_draw else ""
+    target = cache_dir / task.id / f"{scale.name}-seed{seed}{draw}-{source}-{key}"
     if (target / COMPLETE_MARKER).is_file():
         log(f"  data: reusing {target}")
         return target
@@ -123,9 +130,10 @@ def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        log(f"  data: preparing {source} data (scale {scale.name}, seed {seed})")
+        log(f"  data: preparing {source} data (scale {scale.name}, seed {seed}"
+            + (f", hidden draw {hidden_draw})" if hidden_draw else ")"))
         try:
-            prepare(raw_dir, staging, copy.deepcopy(dict(scale.params)), seed)  # a plain dict, not our Scale
+            prepare(raw_dir, staging, copy.deepcopy(params), seed)  # a plain dict, not our Scale
         except (ValueError, FileNotFoundError) as error:
             if raw_dir is None:
                 raise  # synthetic data failing is our bug: keep the traceback
@@ -144,3 +152,26 @@ def prepare_data(task: TaskDefinition, scale: Scale, seed: int, raw_dir: Path | 
         if staging.exists():
             shutil.rmtree(staging)
     return target
+
+
+def tree_digest(folder: Path) -> str:
+    """The names and bytes of every file under `folder`."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def check_draws(task: TaskDefinition, draw_dirs: dict[int, Path]) -> None:
+    """Every hidden draw has the first one's public data, and hidden inputs and answers of its own: a prepare()
+    that ignores params['hidden_draw'] would grade two phases on the same draw while the pages say otherwise."""
+    (first, first_dir), *others = draw_dirs.items()
+    hidden = ["private"] + (["input_data"] if task.is_code else [])
+    for draw, folder in others:
+        if tree_digest(folder / "public") != tree_digest(first_dir / "public"):
+            raise PrepareError(f"{task.id}: prepare() wrote other public data for hidden draw {draw} than for draw "
+                               f"{first}: params['{HIDDEN_DRAW}'] must change only the hidden inputs and answers")
+        if all(tree_digest(folder / name) == tree_digest(first_dir / name) for name in hidden):
+            raise PrepareError(f"{task.id}: prepare() wrote the same hidden data for hidden draws {first} and {draw}: "
+                               f"it must draw the hidden inputs and answers from params['{HIDDEN_DRAW}']'s own stream")

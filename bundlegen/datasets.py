@@ -53,7 +53,8 @@ def write_datasets(task_id: str, zips: dict[str, DeterministicZip], out_dir: Pat
     for field, archive in zips.items():
         target = folder / f"{field}.zip"
         archive.write(target)
-        log(f"  wrote {target} ({human_size(target.stat().st_size)}): upload it as '{DATASET_TYPES[field]}'")
+        kind = DATASET_TYPES[field.rstrip("_0123456789")]  # reference_data_1: another hidden draw's answers
+        log(f"  wrote {target} ({human_size(target.stat().st_size)}): upload it as '{kind}'")
         template.append(f"{field}: {PLACEHOLDER.format(zip=target)!r}")
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     keys_path.write_text("\n".join(template) + "\n")  # trusted: the organiser's own --data-keys path

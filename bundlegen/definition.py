@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from programlib.safe_yaml import YamlError, load_yaml_file
 
@@ -40,6 +40,10 @@ class Phase(Strict):
     max_submissions: int = Field(default=100, ge=0)
     max_submissions_per_day: int = Field(default=5, ge=0)
     execution_time_limit: int = Field(default=600, gt=0)
+    # Which draw of the hidden inputs and answers this phase grades on (code tasks): a later phase on a draw no
+    # earlier phase used cannot be answered from what the earlier phase's logs showed.
+    hidden_draw: int = Field(default=0, ge=0)
+    hide_output: bool = False  # Codabench hides the phase's logs and outputs from participants
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -74,9 +78,18 @@ class Leaderboard(Strict):
 
 
 class ConfigEdit(Strict):
-    """Values set in a YAML file of the submission before a run (a key is found at any depth, or `a.b`)."""
+    """Values set in a YAML file of the submission before a run (a key is found at any depth, or `a.b`): `set`
+    gives them, or `set_from` names a JSON file of the task's input data holding {run name: {key: value}}, so
+    each hidden draw changes other values."""
     file: str = Field(min_length=1)
-    set: dict[str, Any] = Field(min_length=1)
+    set: dict[str, Any] | None = Field(default=None, min_length=1)
+    set_from: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.json$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ConfigEdit":
+        if (self.set is None) == (self.set_from is None):
+            raise ValueError("give the values with either `set` or `set_from`, not both or neither")
+        return self
 
 
 class ExtraRun(Strict):
@@ -202,6 +215,11 @@ class TaskDefinition:
     @property
     def primary_column(self) -> Column:
         return next(c for c in self.model.leaderboard.columns if c.key == self.model.leaderboard.primary)
+
+    @property
+    def hidden_draws(self) -> list[int]:
+        """The distinct hidden draws the phases grade on, in order of first use: one Codabench task each."""
+        return list(dict.fromkeys(phase.hidden_draw for phase in self.model.phases))
 
     def starting_kit_dir(self) -> Path | None:
         return self.project.starting_kits().get(self.model.starting_kit) if self.model.starting_kit else None
@@ -342,6 +360,9 @@ def _check_phases(model: TaskModel):
     for i, phase in enumerate(model.phases):
         yield from _check_phase_dates(model.phases, i)
         yield from _check_phase_time_limit(i, phase, model.submission)
+        if phase.hidden_draw and model.submission.kind != "code":
+            yield (f"phases[{i}].hidden_draw", "only a code submission is run on hidden inputs: a results task's "
+                   "hidden part is the answers to its public inputs, the same in every phase")
 
 
 def _check_phase_dates(phases: list[Phase], i: int):

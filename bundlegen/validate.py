@@ -80,9 +80,11 @@ class BundleChecker:
         self.archive: zipfile.ZipFile | None = None
         self.names: set[str] = set()
         self.external: list[str] = []  # dataset keys the bundle references instead of files
+        self.programs_checked: set[str] = set()  # each program zip is checked once, at its first reference
 
     def problem(self, where: str, message: str) -> None:
-        self.report.problems.append(Problem(where, message))
+        if Problem(where, message) not in self.report.problems:  # e.g. found again by the solution's next run
+            self.report.problems.append(Problem(where, message))
 
     # --- files inside the bundle ---------------------------------------------------------------
 
@@ -128,6 +130,10 @@ class BundleChecker:
         return inner
 
     def program(self, where: str, value) -> None:
+        if isinstance(value, str):
+            if value in self.programs_checked:  # one program shared by several tasks: its problems said once
+                return
+            self.programs_checked.add(value)
         inner = self.zip_file(where, value)
         if inner is None:
             return
@@ -327,6 +333,8 @@ class BundleChecker:
                     self.zip_file(f"{where}.{key}", phase[key])
             if phase.get("auto_migrate_to_this_phase") and i == 0:
                 self.problem(f"{where}.auto_migrate_to_this_phase", "not allowed on the first phase")
+            if "hide_output" in phase and not isinstance(phase["hide_output"], bool):
+                self.problem(f"{where}.hide_output", f"must be true or false, got {phase['hide_output']!r}")
 
     def date(self, where: str, value, required: bool) -> dt.datetime | None:
         if value is None:
@@ -457,45 +465,56 @@ class BundleChecker:
     # --- running the solutions -----------------------------------------------------------------
 
     def check_solution_scores(self, c: dict, columns: list[dict], log) -> None:
+        """Each solution runs on each task it solves (another hidden draw is another task), through the first
+        phase that holds that task."""
         expected = {column["key"] for column in columns if "computation" not in column}
         for i, solution in enumerate(c.get("solutions") or []):
-            phase_index = next((p for p, phase in enumerate(c["phases"])
-                                if set(solution["tasks"]) & set(phase["tasks"])), None)
-            if phase_index is None:
-                continue
-            log(f"running solutions[{i}] ({solution['path']}) through the local worker, phase {phase_index}")
-            with tempfile.TemporaryDirectory(prefix="solution-") as folder:
-                submission = Path(folder) / "solution.zip"
-                submission.write_bytes(self.read(solution["path"]))
-                # Someone else's bundle: its own programs run sandboxed too, not only its solution.
-                try:
-                    workdir = self.workdir / f"solution{i}-phase{phase_index}" if self.workdir else None
-                    result = run_submission(self.path, submission, phase_index=phase_index, log=log,
-                                            sandbox=self.sandbox, confine_programs=True, workdir=workdir)
-                except WorkerError as error:  # e.g. no sandbox here: said, never run unconfined
-                    self.problem(f"solutions[{i}]", f"the bundled solution could not be run: {error}")
-                    continue
-            page = detailed_page(result.detailed_results)
-            if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
-                shutil.rmtree(result.root, ignore_errors=True)
-            self.report.solution_runs.append((i, result))
-            if not result.ok:
-                self.problem(f"solutions[{i}]", f"the bundled solution did not score: {result.error}")
-                continue
-            written = set(result.scores)
-            for j, column in enumerate(columns):
-                if column["key"] in expected - written:
-                    self.problem(f"leaderboards[0].columns[{j}].key",
-                                 f"{column['key']!r} is not written by the scoring program (scoring solutions[{i}] "
-                                 f"wrote: {', '.join(sorted(written))})")
-            for key in sorted(written - expected):
-                self.problem("leaderboards[0].columns", f"the scoring program writes {key!r}, which no column shows")
-            if page is None:
-                self.problem("scoring_program", "the scoring program wrote no detailed_results.html")
-            else:
-                for reference in external_references(page):
-                    self.problem("scoring_program", f"detailed_results.html is not self-contained: it loads "
-                                                    f"{reference!r} (embed images as data: URIs)")
+            phases = {}
+            for p, phase in enumerate(c["phases"]):
+                for task in set(solution["tasks"]) & set(phase["tasks"]):
+                    phases.setdefault(task, p)
+            for phase_index in sorted(set(phases.values())):
+                self.run_solution(i, solution, phase_index, expected, columns, log)
+
+    def run_solution(self, i: int, solution: dict, phase_index: int, expected: set, columns: list[dict], log) -> None:
+        log(f"running solutions[{i}] ({solution['path']}) through the local worker, phase {phase_index}")
+        with tempfile.TemporaryDirectory(prefix="solution-") as folder:
+            submission = Path(folder) / "solution.zip"
+            submission.write_bytes(self.read(solution["path"]))
+            # Someone else's bundle: its own programs run sandboxed too, not only its solution.
+            try:
+                workdir = self.workdir / f"solution{i}-phase{phase_index}" if self.workdir else None
+                result = run_submission(self.path, submission, phase_index=phase_index, log=log,
+                                        sandbox=self.sandbox, confine_programs=True, workdir=workdir)
+            except WorkerError as error:  # e.g. no sandbox here: said, never run unconfined
+                self.problem(f"solutions[{i}]", f"the bundled solution could not be run: {error}")
+                return
+        page = detailed_page(result.detailed_results)
+        if result.ok and not self.keep_runs:  # a failed run's folder stays, for its logs
+            shutil.rmtree(result.root, ignore_errors=True)
+        self.report.solution_runs.append((i, result))
+        if not result.ok:
+            self.problem(f"solutions[{i}]", f"the bundled solution did not score in phase {phase_index}: "
+                                            f"{result.error}")
+            return
+        self.check_solution_output(i, set(result.scores), page, expected, columns)
+
+    def check_solution_output(self, i: int, written: set, page: str | None, expected: set,
+                              columns: list[dict]) -> None:
+        """The scorer wrote every column's key and no other, and a self-contained detailed_results.html."""
+        for j, column in enumerate(columns):
+            if column["key"] in expected - written:
+                self.problem(f"leaderboards[0].columns[{j}].key",
+                             f"{column['key']!r} is not written by the scoring program (scoring solutions[{i}] "
+                             f"wrote: {', '.join(sorted(written))})")
+        for key in sorted(written - expected):
+            self.problem("leaderboards[0].columns", f"the scoring program writes {key!r}, which no column shows")
+        if page is None:
+            self.problem("scoring_program", "the scoring program wrote no detailed_results.html")
+        else:
+            for reference in external_references(page):
+                self.problem("scoring_program", f"detailed_results.html is not self-contained: it loads "
+                                                f"{reference!r} (embed images as data: URIs)")
 
 
 # Resources a page loads (not links a reader may follow): src=, <link href=>, CSS url() and @import.

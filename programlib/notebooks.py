@@ -20,7 +20,7 @@ class Cell:
     kind: str  # "code", "markdown" or "raw"
     source: str
     text_outputs: list[str] = field(default_factory=list)  # streams, plain-text and HTML results
-    images: list[bytes] = field(default_factory=list)  # decoded PNG/JPEG outputs
+    images: list[bytes] = field(default_factory=list)  # decoded PNG/JPEG outputs, SVG text as UTF-8
     error: str | None = None  # "ename: evalue" of an error output
     executed: bool = False
 
@@ -72,6 +72,8 @@ def _image(data: dict) -> bytes | None:
                 return base64.b64decode(_text(data[mime]), validate=False)
             except (binascii.Error, ValueError):
                 return b""
+    if "image/svg+xml" in data:  # %config InlineBackend.figure_formats = ['svg']: the SVG's text, as rendered
+        return _text(data["image/svg+xml"]).encode("utf-8")
     return None
 
 

@@ -153,14 +153,17 @@ def test_data_as_separate_datasets_referenced_by_key(tmp_path):
     first = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
     assert first.returncode == 0, first.stderr
     datasets = tmp_path / "dist" / "tabular-baseline-datasets"
-    assert sorted(p.name for p in datasets.iterdir()) == ["input_data.zip", "public_data.zip", "reference_data.zip"]
+    assert sorted(p.name for p in datasets.iterdir()) == ["input_data.zip", "input_data_1.zip", "public_data.zip",
+                                                          "reference_data.zip", "reference_data_1.zip"]
     assert not (tmp_path / "dist" / "tabular-baseline.zip").exists() and "fill in the keys" in first.stdout
 
     bad = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
     assert bad.returncode == 1 and "public_data: " in bad.stderr and "is not a dataset key" in bad.stderr
 
     uuids = {"reference_data": "11111111-1111-4111-8111-111111111111", "input_data": "22222222-2222-4222-8222-222222222222",
-             "public_data": "33333333-3333-4333-8333-333333333333"}
+             "public_data": "33333333-3333-4333-8333-333333333333",
+             "reference_data_1": "44444444-4444-4444-8444-444444444444",  # the final phase's hidden draw
+             "input_data_1": "55555555-5555-4555-8555-555555555555"}
     keys.write_text(yaml.safe_dump(uuids))
     second = run_cli("build", "tabular-baseline", "--scale", "tiny", "--out", tmp_path / "dist", "--data-keys", keys)
     assert second.returncode == 0, second.stderr
@@ -168,7 +171,9 @@ def test_data_as_separate_datasets_referenced_by_key(tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         competition = yaml.safe_load(archive.read("competition.yaml"))
         assert not {"reference_data.zip", "input_data.zip", "public_data.zip"} & set(archive.namelist())
+        assert not {"reference_data_1.zip", "input_data_1.zip"} & set(archive.namelist())
     assert competition["tasks"][0]["reference_data"] == uuids["reference_data"]
+    assert competition["tasks"][1]["input_data"] == uuids["input_data_1"]
     assert all(phase["public_data"] == uuids["public_data"] for phase in competition["phases"])
     validated = run_cli("validate", bundle)
     assert validated.returncode == 0 and "referenced by dataset keys" in validated.stdout

@@ -175,7 +175,9 @@ def test_a_data_keys_build_says_what_it_wrote(tmp_path, cache_dir):
     assert keys.is_file() and not (tmp_path / "dist" / "tabular-baseline.zip").exists()
     keys.write_text("reference_data: 11111111-1111-4111-8111-111111111111\n"
                     "input_data: 22222222-2222-4222-8222-222222222222\n"
-                    "public_data: 33333333-3333-4333-8333-333333333333\n")
+                    "public_data: 33333333-3333-4333-8333-333333333333\n"
+                    "reference_data_1: 44444444-4444-4444-8444-444444444444\n"  # the final phase's hidden draw
+                    "input_data_1: 55555555-5555-4555-8555-555555555555\n")
     second = build_with_data_keys(task, tmp_path / "dist", keys, scale_name="tiny", cache_dir=cache_dir, log=quiet)
     assert second == tmp_path / "dist" / "tabular-baseline.zip"
     with zipfile.ZipFile(second) as archive:

@@ -57,9 +57,27 @@ def variant(solution: dict[str, str], old: str, new: str) -> dict[str, str]:
     return {**solution, "train.py": solution["train.py"].replace(old, new)}
 
 
-def test_extra_runs_set_the_values_prepare_recorded_the_original_with(facts, rubric):
-    runs = {run.name: run.config_edit.set for run in load_task(ROOT / "bundles" / TASK).model.submission.runs}
-    assert runs == {**facts["runs"], "relocated": facts["relocated"]}
+def draw_files(bundle, task_index: int, tmp_path) -> tuple[dict, dict]:
+    """A hidden draw's facts.json and the run values its input data gives the ingestion program."""
+    data = Bundle(bundle)
+    task = data.competition["tasks"][task_index]
+    for field in ("reference_data", "input_data"):
+        data.extract_dataset(task[field], tmp_path / f"{task_index}-{field}")
+    return (json.loads((tmp_path / f"{task_index}-reference_data" / "facts.json").read_text()),
+            json.loads((tmp_path / f"{task_index}-input_data" / "run_values.json").read_text()))
+
+
+def test_extra_runs_set_the_values_prepare_recorded_the_original_with(bundle, facts, rubric, tmp_path):
+    edits = [run.config_edit for run in load_task(ROOT / "bundles" / TASK).model.submission.runs]
+    assert all(edit.set is None and edit.set_from == "run_values.json" for edit in edits)
+    draws = [draw_files(bundle, index, tmp_path) for index in (0, 1)]
+    assert draws[0][0] == facts
+    names = {run.name for run in load_task(ROOT / "bundles" / TASK).model.submission.runs}
+    for draw_facts, values in draws:  # the ingestion program sets what prepare recorded the original with
+        assert values == {**draw_facts["runs"], "relocated": draw_facts["relocated"]} and set(values) == names
+    # The final phase's draw changes other values: the six drawn from ranges always differ (the three drawn from a
+    # few choices may coincide), so what the development phase's runs set does not tell the final one's.
+    assert sum(draws[0][1][name] != draws[1][1][name] for name in facts["runs"]) >= 6
     assert set(facts["runs"]) == set(rubric.CONSTANTS) == set(facts["defaults"])  # every constant has its run
     original = facts["original_run"]
     assert len(original["train_loss"]) == len(original["epoch_valid_loss"]) == facts["defaults"]["epochs"]

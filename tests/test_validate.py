@@ -24,9 +24,11 @@ def bundle(tiny_bundle):
 def test_valid_bundle_and_its_solution_keys(bundle):
     report = validate_bundle(bundle, log=quiet)
     assert report.ok, report.problems
-    [(_, run)] = report.solution_runs
-    assert set(run.scores) == {"score", "roc_auc", "accuracy", "roc_auc_points", "accuracy_points", "cv_metrics",
-                               "model_family", "readme_snippet", "duration"}
+    # The solution runs once per hidden draw: Development's (task 0) and Final's (task 1).
+    assert [run.phase_index for _, run in report.solution_runs] == [0, 1]
+    for _, run in report.solution_runs:
+        assert set(run.scores) == {"score", "roc_auc", "accuracy", "roc_auc_points", "accuracy_points",
+                                   "cv_metrics", "model_family", "readme_snippet", "duration"}
 
 
 # The image tasks have their own (slower) validation tests in test_imet.py and test_ecg.py.
@@ -45,14 +47,19 @@ def test_every_workflow_bundle_validates_and_its_solution_reaches_its_reference(
     task = load_all()[task_id]
     report = validate_bundle(tiny_bundle(task_id), log=quiet)
     assert report.ok, report.problems
-    [(_, run)] = report.solution_runs
+    # one run per hidden draw the phases grade on, in the first phase that uses it
+    first_phase = {}
+    for p, phase in enumerate(task.model.phases):
+        first_phase.setdefault(phase.hidden_draw, p)
+    assert [run.phase_index for _, run in report.solution_runs] == sorted(first_phase.values())
     primary = task.model.leaderboard.primary
-    assert {c.key for c in task.model.leaderboard.columns} <= set(run.scores)  # every leaderboard column is written
-    value = run.scores[primary]
-    assert isinstance(value, (int, float)) and math.isfinite(value), value
     thresholds = task.model.thresholds
     assert thresholds is not None and thresholds.reference is not None, "a task needs its reference threshold"
-    assert value == pytest.approx(thresholds.reference, rel=REFERENCE_TOLERANCE, abs=1e-9)
+    for _, run in report.solution_runs:
+        assert {c.key for c in task.model.leaderboard.columns} <= set(run.scores)  # every column is written
+        value = run.scores[primary]
+        assert isinstance(value, (int, float)) and math.isfinite(value), value
+        assert value == pytest.approx(thresholds.reference, rel=REFERENCE_TOLERANCE, abs=1e-9), run.phase_name
     if thresholds.trivial is not None:  # and the solution beats the trivial baseline, whichever way is better
         better = value > thresholds.trivial if task.primary_column.sorting == "desc" else value < thresholds.trivial
         assert better, (value, thresholds.trivial)
@@ -70,7 +77,7 @@ def test_bad_task_index(bundle, tmp_path):
         c["solutions"][0]["tasks"] = [0, 7]
     broken = rewrite_bundle(bundle, tmp_path / "b.zip", edit_yaml=edit)
     assert problems_of(broken) == ["solutions[0].tasks[1]: task 7 is not defined in tasks",
-                                   "phases[1].tasks[0]: task 3 is not defined in tasks (indexes: [0])"]
+                                   "phases[1].tasks[0]: task 3 is not defined in tasks (indexes: [0, 1])"]
 
 
 def test_bad_dates(bundle, tmp_path):

@@ -29,6 +29,7 @@ WORDS = ["tenure", "spend", "visits", "balance", "clicks", "latency", "income", 
          "basket", "discount", "distance", "rating", "pageviews", "tickets", "credit", "usage"]
 N_FEATURES = 10  # including the planted ones
 HIDDEN_STREAM = 13  # the hidden table's own random stream: the public table's draws stay as they were
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 HIDDEN_FEATURES = (9, 12)  # the hidden table has 9 to 12 feature columns (make_table needs at least 9)
 
 
@@ -95,10 +96,10 @@ def differs(hidden: pd.DataFrame, public: pd.DataFrame, hidden_roles: dict, role
             and abs(heavy) >= 0.05)
 
 
-def hidden_table(public: pd.DataFrame, roles: dict, n_rows: int, seed: int) -> tuple[pd.DataFrame, dict]:
+def hidden_table(public: pd.DataFrame, roles: dict, n_rows: int, stream: list[int]) -> tuple[pd.DataFrame, dict]:
     """The table the notebook reads at submission time: the public table's kind, from a random stream of its own,
     with other rows, columns (names, count, order), positive rate, missing fractions and planted columns."""
-    rng = np.random.default_rng([HIDDEN_STREAM, seed])
+    rng = np.random.default_rng(stream)
     for _ in range(1000):  # a draw rarely fails the checks; 1000 failures would be a bug
         n = int(round(n_rows * rng.uniform(0.8, 1.25)))
         frame, hidden_roles = make_table(n, rng, int(rng.integers(HIDDEN_FEATURES[0], HIDDEN_FEATURES[1] + 1)))
@@ -106,6 +107,12 @@ def hidden_table(public: pd.DataFrame, roles: dict, n_rows: int, seed: int) -> t
             features = [name for name in frame.columns if name != LABEL]
             return frame[[str(name) for name in rng.permutation(features)] + [LABEL]], hidden_roles
     raise RuntimeError("no hidden table differs from the public one: check make_table")
+
+
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [HIDDEN_STREAM, seed] + ([draw] if draw else [])
 
 
 def column_values(frame: pd.DataFrame) -> dict:
@@ -123,7 +130,7 @@ def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed
     n_rows = params["n_rows"]
     rng = np.random.default_rng(seed)
     frame, roles = make_table(n_rows, rng)
-    hidden, hidden_roles = hidden_table(frame, roles, n_rows, seed)
+    hidden, hidden_roles = hidden_table(frame, roles, n_rows, hidden_stream(seed, params))
     public, input_data, private = (out_dir / name for name in ("public", "input_data", "private"))
     for folder in (public, input_data, private):
         folder.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ N_FEATURES = 8
 
 
 HIDDEN_STREAM = 0xE7A1  # the hidden set's own random stream: drawing it leaves the public data unchanged
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 INTERCEPT = -1.1
 
 
@@ -60,10 +61,10 @@ def sensor_records(n: int, names: list[str], weights: np.ndarray, rng: np.random
 
 
 def hidden_records(n_eval: int, names: list[str], weights: np.ndarray, units, used_ids: set[int],
-                   seed: int) -> pd.DataFrame:
+                   stream: list[int]) -> pd.DataFrame:
     """The hidden evaluation set: the same sensors and model, but another size, class balance and separability
     (each pushed away from the public set's, never equal to it), so a pasted public run cannot match it."""
-    rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    rng = np.random.default_rng(stream)
     n = int(round(n_eval * rng.uniform(0.6, 1.5)))
     intercept = INTERCEPT + rng.choice([-1.0, 1.0]) * rng.uniform(0.6, 1.1)  # fewer or more failures
     strength = rng.choice([rng.uniform(0.55, 0.75), rng.uniform(1.4, 1.8)])  # harder or easier to separate
@@ -72,6 +73,12 @@ def hidden_records(n_eval: int, names: list[str], weights: np.ndarray, units, us
     free = np.setdiff1d(np.arange(10**6), np.fromiter(used_ids, dtype=np.int64))
     frame.insert(0, "id", [f"m{number:06d}" for number in rng.choice(free, size=n, replace=False)])
     return frame
+
+
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [seed, HIDDEN_STREAM] + ([draw] if draw else [])
 
 
 def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
@@ -88,7 +95,7 @@ def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed
     frame.insert(0, "id", [f"m{number:06d}" for number in ids])
     train = frame.iloc[:n_train]
     development = frame.iloc[n_train:n_train + n_eval]
-    hidden = hidden_records(n_eval, names, weights, units, set(ids.tolist()), seed)
+    hidden = hidden_records(n_eval, names, weights, units, set(ids.tolist()), hidden_stream(seed, params))
 
     public, input_data, private = out_dir / "public", out_dir / "input_data", out_dir / "private"
     for folder in (public, input_data, private):

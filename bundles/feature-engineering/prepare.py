@@ -31,6 +31,7 @@ TASK_FOLDER = Path(__file__).resolve().parent
 BASELINE = TASK_FOLDER / "baseline_train.py"
 TEST_FRACTION = 1 / 3
 HIDDEN_STREAM = 1  # the hidden data's own random stream: the public files do not depend on it
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 DISTINCT = 0.1  # the hidden baseline AUCs and achievable gain differ from the public ones by at least this
 MIN_HIDDEN_GAIN = 0.15  # on the hidden data, the right features are worth at least this much AUC
 NAME_POOLS = {
@@ -149,9 +150,9 @@ def distinct(hidden: dict, public: dict) -> bool:
             and abs(gain(hidden) - gain(public)) >= DISTINCT and gain(hidden) >= MIN_HIDDEN_GAIN)
 
 
-def draw_hidden(n_users: int, seed: int, names: dict[str, str], public: dict):
+def draw_hidden(n_users: int, stream: list[int], names: dict[str, str], public: dict):
     """Hidden train/test from the hidden stream (the public files do not depend on it), redrawn until distinct."""
-    rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    rng = np.random.default_rng(stream)
     for _ in range(20):
         weights = draw_hidden_weights(rng)
         train, test, test_probability = split_events(*synthetic_events(n_users, rng, names, weights), rng)
@@ -159,6 +160,12 @@ def draw_hidden(n_users: int, seed: int, names: dict[str, str], public: dict):
         if distinct(facts, public):
             return train, test, facts
     raise AssertionError("could not draw hidden data that differs enough from the public data")
+
+
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [seed, HIDDEN_STREAM] + ([draw] if draw else [])
 
 
 def write_variant(folder: Path, train: pd.DataFrame, test: pd.DataFrame, names: dict[str, str]) -> None:
@@ -178,7 +185,7 @@ def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed
     names = column_names(rng)
     train, test, test_probability = split_events(*synthetic_events(n_users, rng, names), rng)
     public_facts = facts_of(train, test, test_probability)
-    hidden_train, hidden_test, facts = draw_hidden(n_users, seed, names, public_facts)
+    hidden_train, hidden_test, facts = draw_hidden(n_users, hidden_stream(seed, params), names, public_facts)
 
     public, private, input_data = (out_dir / name for name in ("public", "private", "input_data"))
     write_variant(public, train, test, names)

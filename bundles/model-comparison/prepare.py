@@ -32,6 +32,7 @@ THRESHOLDS = (0.4, 0.5, 0.6)
 PREVALENCE = 0.3
 MARGIN = 0.02  # the favoured model wins its metric and loses on accuracy by at least this much
 HIDDEN_STREAM = 1  # the hidden data's own random stream: the public files do not depend on it
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 REPORTED = ("accuracy", "precision", "recall", "f1", "roc_auc")  # what comparison.json reports per model
 # The hidden data's rates differ from the public data's (PREVALENCE, spread 1): a share of positives, and both
 # models' separations scaled so that ROC AUCs move by 0.02 or more (every plan still plants at these).
@@ -188,13 +189,19 @@ def write_variant(folder: Path, variant: dict, rng: np.random.Generator) -> None
     (folder / "priorities.yaml").write_text(PRIORITIES_HEADER + yaml.safe_dump(priorities, sort_keys=False, width=100))
 
 
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [seed, HIDDEN_STREAM] + ([draw] if draw else [])
+
+
 def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is not None:
         raise ValueError("model-comparison generates its own predictions: it takes no --raw-data")
     n_rows = params["n_rows"]
     rng = np.random.default_rng(seed)
     public = draw_variant(rng, n_rows)
-    hidden_rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    hidden_rng = np.random.default_rng(hidden_stream(seed, params))
     hidden = draw_hidden(hidden_rng, n_rows, public)
     folders = {name: out_dir / name for name in ("public", "input_data", "private")}
     for folder in folders.values():

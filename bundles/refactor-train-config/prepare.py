@@ -4,13 +4,14 @@ The original script (original_train.py with its __PLACEHOLDERS__ filled) trains 
 hard-coded constants drawn per seed at unusual values (learning rate 0.1372, batch size 53, ...), so they can
 be recognised in the participant's code, and prints only losses. prepare() runs that very script (plus probes
 printing the validation loss and accuracy after every epoch) to record what it does, with the planted values
-and once per extra run with one constant changed (RUNS), on the hidden data.
+and once per extra run with one constant changed (run_values: values of the hidden draw), on the hidden data.
 
 public/: train.csv, valid.csv and the original train.py (byte-identical to earlier versions of this task).
 input_data/: the same train.py and hidden train.csv, valid.csv drawn from a random stream of their own (other
-rows, another data shape), so a submission's numbers must be computed at submission time, never pasted from a
-run on the public data. private/facts.json: the planted hyper-parameters and the recorded runs. solution/: the
-reference refactor (solution_train.py) and the config.yaml that reproduces this seed's original run.
+rows, another data shape), and run_values.json, the extra runs' changed values (of this draw too), so a
+submission's numbers must be computed at submission time, never pasted from a run on the public data.
+private/facts.json: the planted hyper-parameters and the recorded runs. solution/: the reference refactor
+(solution_train.py) and the config.yaml that reproduces this seed's original run.
 """
 from __future__ import annotations
 
@@ -40,19 +41,34 @@ EPOCH_PROBE = ('    _, _pv = forward(Xva)\n'
                '    print("probe", ep, bce(_pv, yva), float(np.mean((_pv > 0.5) == (yva == 1))))\n')
 N_FEATURES = 8
 HIDDEN_STREAM = 0x13  # the hidden inputs' random stream: default_rng([seed, HIDDEN_STREAM])
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 # The constants of the original that are not planted, and how to change each one in its text.
 FIXED = {"momentum": 0.9, "lr_decay": 0.95, "probability_clip": 1e-7}
 FIXED_TEXT = {"momentum": ("0.9 * v", "{} * v"), "lr_decay": ("lr * 0.95", "lr * {}"),
               "probability_clip": ("np.clip(p, 1e-7, 1 - 1e-7)", "np.clip(p, {0}, 1 - {0})")}
 CONSTANTS = (*PLACEHOLDERS, *FIXED)
-# The scorer's extra runs, one per constant, each setting one key of the participant's config.yaml (bundle.yaml
-# submission.runs says the same; a test checks): values outside the planted ranges, so each changed run differs
-# from the default one by far more than the tolerance.
-RUNS = {"learning_rate": {"learning_rate": 0.05}, "epochs": {"epochs": 5}, "batch_size": {"batch_size": 37},
-        "seed": {"seed": 77}, "hidden_units": {"hidden_units": 11}, "weight_decay": {"weight_decay": 0.004},
-        "momentum": {"momentum": 0.7}, "lr_decay": {"lr_decay": 0.8}, "probability_clip": {"probability_clip": 0.08}}
+# The scorer's extra runs, one per constant, each setting one key of the participant's config.yaml to a value of
+# this hidden draw (input_data/run_values.json, which bundle.yaml's submission.runs read: set_from): values
+# outside the planted ranges and away from the fixed ones, so each changed run differs from the default one by far
+# more than the tolerance, and no value can be known before the run.
+RUN_VALUES = "run_values.json"
+RUN_STREAM = 0x52  # the run values' own stream, under the hidden draw's: the hidden data's draws stay as they were
 RELOCATED = {"checkpoint_dir": "relocated_checkpoints"}
 DEFAULT_CHECKPOINT_DIR = "checkpoints"
+
+
+def run_values(rng: np.random.Generator) -> dict:
+    """The changed value of each constant for the extra runs: {run name: {config key: value}}."""
+    values = {"learning_rate": float(round(rng.uniform(0.02, 0.05), 4)),
+              "epochs": int(rng.choice([3, 4, 5, 6])),
+              "batch_size": int(rng.choice([29, 31, 37, 41])),
+              "seed": int(rng.integers(10, 1000)),
+              "hidden_units": int(rng.choice([5, 6, 8, 10, 11])),
+              "weight_decay": float(round(rng.uniform(0.002, 0.006), 5)),
+              "momentum": float(round(rng.uniform(0.6, 0.8), 3)),
+              "lr_decay": float(round(rng.uniform(0.7, 0.88), 3)),
+              "probability_clip": float(round(rng.uniform(0.05, 0.12), 3))}
+    return {name: {name: value} for name, value in values.items()}
 
 
 def planted_values(rng: np.random.Generator) -> dict:
@@ -107,10 +123,16 @@ def record_run(script: str, data_dir: Path) -> dict:
             "epoch_valid_accuracy": [float(accuracy) for _, accuracy in probes]}
 
 
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [seed, HIDDEN_STREAM] + ([draw] if draw else [])
+
+
 def hidden_data(seed: int, params: Mapping[str, Any]) -> tuple[str, str]:
     """train.csv and valid.csv for submission time: another data shape and other row counts, from a stream of
     their own (the public draws are untouched)."""
-    rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    rng = np.random.default_rng(hidden_stream(seed, params))
     shape = rng.normal(size=N_FEATURES), rng.uniform(0.5, 3.0, N_FEATURES), rng.normal(0, 2, N_FEATURES)
     n_train, n_valid = (int(round(params[k] * rng.uniform(0.8, 1.2))) for k in ("n_train", "n_valid"))
     return make_data(n_train, rng, *shape), make_data(n_valid, rng, *shape)
@@ -145,11 +167,17 @@ def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed
         (folder / "valid.csv").write_text(files[1])
         (folder / "train.py").write_text(original)
     defaults = {**planted, **FIXED}
-    facts = {"planted": planted, "defaults": defaults, "runs": RUNS, "relocated": RELOCATED,
+    runs = run_values(np.random.default_rng([*hidden_stream(seed, params), RUN_STREAM]))
+    (input_data / RUN_VALUES).write_text(json.dumps({**runs, "relocated": RELOCATED}, indent=2, sort_keys=True) + "\n")
+    facts = {"planted": planted, "defaults": defaults, "runs": runs, "relocated": RELOCATED,
              "n_features": N_FEATURES, "default_checkpoint_dir": DEFAULT_CHECKPOINT_DIR,
              "original_run": record_run(original, input_data),
              "changed_runs": {name: record_run(script_with({**defaults, **change}), input_data)
-                              for name, change in RUNS.items()}}
+                              for name, change in runs.items()}}
+    original_run = facts["original_run"]
+    for name, run in facts["changed_runs"].items():  # else the run could not tell a config read from a literal
+        assert (len(run["train_loss"]) != len(original_run["train_loss"])
+                or abs(run["valid_loss"] - original_run["valid_loss"]) > 1e-3), name
     (private / "facts.json").write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n")
     shutil.copyfile(SOLUTION, solution / "train.py")
     (solution / "config.yaml").write_text(yaml.safe_dump(solution_config(planted), sort_keys=False))

@@ -39,6 +39,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 TARGET = "target"
 TEST_FRACTION = 1 / 3
 HIDDEN_STREAM = 1  # the hidden data's own random stream: the public files do not depend on it
+HIDDEN_DRAW = "hidden_draw"  # params' key for a later phase's hidden draw (absent: draw 0, the stream as always)
 # The hidden churn has a sharper signal and another base rate: honest cross-validation on it gives a clearly
 # higher AUC and accuracy than on the public files, so numbers pasted from a public run do not fit.
 HIDDEN_SIGNAL, HIDDEN_SHIFT = 3.0, 5.0
@@ -132,15 +133,21 @@ def customer_ids(rng: np.random.Generator, n: int, prefix: str) -> list[str]:
     return [f"{prefix}{number:07d}" for number in rng.choice(10**7, size=n, replace=False)]
 
 
-def synthetic_splits(n_train: int, n_test: int, seed: int) -> tuple[tuple, tuple]:
+def synthetic_splits(n_train: int, n_test: int, seed: int, stream: list[int]) -> tuple[tuple, tuple]:
     """The public split (the seed's main stream, as always) and the hidden one (its own stream, other ids)."""
     splits = []
     for rng, knobs, prefix in ((np.random.default_rng(seed), (1.0, 0.0), "c"),
-                               (np.random.default_rng([seed, HIDDEN_STREAM]), (HIDDEN_SIGNAL, HIDDEN_SHIFT), "h")):
+                               (np.random.default_rng(stream), (HIDDEN_SIGNAL, HIDDEN_SHIFT), "h")):
         frame = synthetic_customers(n_train + n_test, rng, *knobs)
         frame.insert(0, "id", customer_ids(rng, len(frame), prefix))
         splits.append((frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True)))
     return splits[0], splits[1]
+
+
+def hidden_stream(seed: int, params: Mapping[str, Any]) -> list[int]:
+    """The hidden draw's random stream: draw 0's as always, each later draw (a later phase) one of its own."""
+    draw = int(params.get(HIDDEN_DRAW, 0))
+    return [seed, HIDDEN_STREAM] + ([draw] if draw else [])
 
 
 def raw_splits(raw_dir: Path, params: Mapping[str, Any], seed: int) -> tuple[tuple, tuple, dict]:
@@ -160,14 +167,14 @@ def raw_splits(raw_dir: Path, params: Mapping[str, Any], seed: int) -> tuple[tup
     train, test = train_test_split(frame, test_size=TEST_FRACTION, random_state=seed, stratify=frame[TARGET])
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)
     # Real data cannot be drawn again: the program trains on a hidden subsample of the public rows instead.
-    hidden_rng = np.random.default_rng([seed, HIDDEN_STREAM])
+    hidden_rng = np.random.default_rng(hidden_stream(seed, params))
     keep = np.sort(hidden_rng.choice(len(train), size=max(2, int(len(train) * RAW_HIDDEN_SHARE)), replace=False))
     return (train, test), (train.iloc[keep].reset_index(drop=True), test), labels
 
 
 def prepare(raw_dir: Path | None, out_dir: Path, params: Mapping[str, Any], seed: int) -> None:
     if raw_dir is None:
-        public, hidden = synthetic_splits(params["n_train"], params["n_test"], seed)
+        public, hidden = synthetic_splits(params["n_train"], params["n_test"], seed, hidden_stream(seed, params))
         labels = {"0": 0, "1": 1}
     else:
         public, hidden, labels = raw_splits(raw_dir, params, seed)

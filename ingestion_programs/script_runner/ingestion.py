@@ -97,7 +97,17 @@ def set_in_yaml(document, key: str, value) -> bool:
     return False
 
 
-def edit_config(workdir: Path, edit: dict) -> str | None:
+def edit_values(edit: dict, input_dir: Path, name: str) -> dict:
+    """The values a config edit sets: its own, or this run's from a JSON file of the task's input data (set_from:
+    values of this hidden draw). The file is ours: its absence is our bug, not the participant's."""
+    if edit.get("set") is not None:
+        return edit["set"]
+    values = json.loads((input_dir / edit["set_from"]).read_text(encoding="utf-8"))
+    assert isinstance(values.get(name), dict) and values[name], f"{edit['set_from']} has no values for run {name!r}"
+    return values[name]
+
+
+def edit_config(workdir: Path, edit: dict, values: dict) -> str | None:
     """Apply a config edit to the participant's YAML file; a message when it cannot be applied."""
     path = workdir / edit["file"]
     if not path.is_file():
@@ -106,7 +116,7 @@ def edit_config(workdir: Path, edit: dict) -> str | None:
         document = load_yaml_file(path, label=edit["file"])
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         return f"{edit['file']} is not valid YAML: {error}"
-    missing = [key for key, value in edit["set"].items() if not set_in_yaml(document, key, value)]
+    missing = [key for key, value in values.items() if not set_in_yaml(document, key, value)]
     if missing:
         return f"{edit['file']} has no key {', '.join(map(repr, missing))}"
     # trusted: a fresh copy made through the door (copy_out refuses links), before any participant code ran in it
@@ -185,7 +195,7 @@ def _run_staged(entry, args, source, stage, input_dir, out, time_limit, limits, 
     copy_out(source, workdir, label="the submission")
     predictions.mkdir()
     if edit:
-        problem = edit_config(workdir, edit)
+        problem = edit_config(workdir, edit, edit_values(edit, input_dir, name))
         if problem:
             return {**result, "status": "failed", "exit_code": None, "duration": 0.0,
                     "message": f"run {name!r} not started: {problem}"}
