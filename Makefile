@@ -19,9 +19,12 @@ sandbox-tools:
 		exit 1; \
 	fi
 
+# The aide agent's AIDE (aideml) goes in without its dependencies: it pins numpy 1.26, pandas 2.1 and dozens of
+# packages its generated code might use, all older than ours; what it imports is the `aide` extra.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,kit]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,kit,aide]'
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt aideml
 	touch $(STAMP)
 
 setup: sandbox-tools $(STAMP)

@@ -78,7 +78,8 @@ def bundle_info(task: TaskDefinition, scale: Scale, seed: int, raw: bool, datase
         thresholds, measured_at = task.model.thresholds_raw, "full"
     return bundle_info_text(BundleInfo(
         task=task.id, scale=scale.name, seed=seed, data="raw" if raw else "synthetic",
-        submission_kind=task.model.submission.kind, primary=primary.key, sorting=primary.sorting,
+        submission_kind=task.model.submission.kind, results_files=list(task.model.submission.files),
+        primary=primary.key, sorting=primary.sorting,
         thresholds_scale=measured_at, public_reference=task.model.public_reference,
         thresholds=thresholds.model_dump(exclude_none=True) if thresholds else {},
         datasets=datasets or {}))  # field → dataset key, when the data was uploaded separately

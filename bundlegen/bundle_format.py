@@ -51,6 +51,7 @@ class BundleInfo(TypedDict):
     public_reference: list[str]  # reference files participants also get (not answers)
     thresholds: dict[str, float]  # reference points of the primary score: gold, median, trivial, reference...
     datasets: dict[str, str]  # competition.yaml field → dataset key, when the data was uploaded separately
+    results_files: list[str]  # the results files the scorer reads (a code task: accepted in place of the program)
 
 
 def draw_field(field: str, draw: int) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from . import cgroups
-from .sandbox import Confinement, SandboxUnavailable, bwrap_command, describe, probe, seccomp_fd
+from .sandbox import Confinement, SandboxUnavailable, bwrap_command, describe, make_mount_points, probe, seccomp_fd
 
 MARKER_PREFIX = "PROGRAMLIB_RUN_"  # one variable per run, so nested runs keep the outer marker
 # A label for the cgroups of the confined programs a caller's tree runs: it finds and empties them even when a
@@ -67,6 +67,9 @@ class ProcessResult:
     stopped: bool = False  # stopped on request before it ended (not a time-out)
     limit_hit: str | None = None  # which limit of `Limits` stopped it, in words
     protections: dict = field(default_factory=dict)  # what held: sandbox, limits (cgroup or sampled), ...
+    # The most memory its cgroup was charged at once (the kernel's high-water mark: resident memory, page cache
+    # and tmpfs); None without a cgroup (no limits given, or cgroups not writable here).
+    peak_memory_mb: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,6 +94,7 @@ class _Tree:
         self.root_pid = None
         self.writable: list[Path] = []  # the folders a confined program may fill (its disk limit)
         self.disk_checked = 0.0
+        self.peak_bytes: int | None = None  # read from the cgroup just before it is removed
         if limits is not None:
             self.reason = cgroups.probe()
             if self.reason is None:
@@ -134,6 +138,7 @@ class _Tree:
 
     def close(self) -> None:
         if self.group is not None:
+            self.peak_bytes = self.group.memory_peak_bytes()  # gone with the group's directory
             try:
                 self.group.remove()
             except OSError as error:  # an empty group left behind costs nothing; the run's result stands
@@ -191,6 +196,7 @@ def _prepare(command: list[str], confinement: Confinement | None, limits: Limits
         raise SandboxUnavailable(problem)
     if limits is not None and limits.memory_mb:  # /tmp and /dev/shm count against the memory limit anyway
         confinement = replace(confinement, tmp_mb=min(confinement.tmp_mb, limits.memory_mb))
+    make_mount_points(confinement)
     fd = seccomp_fd()
     return bwrap_command(command, confinement, cwd, fd), fd, describe(confinement, fd is not None)
 
@@ -218,6 +224,7 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
     tree = _Tree(limits, marker)
     if confinement is not None:
         tree.writable = [Path(path) for path, writable in confinement.visible.items() if writable]
+        tree.writable += [Path(host) for host, writable in confinement.mounts.values() if writable]
     if limits is not None:
         protections["limits"] = tree.describe()
     started = time.monotonic()
@@ -238,7 +245,11 @@ def run_process(command: Sequence[str], *, cwd: Path, stdout_path: Path, stderr_
     return ProcessResult(command=list(command), exit_code=None if killed else process.returncode,
                          timed_out=timed_out, duration=duration, time_limit=time_limit,
                          stdout_path=stdout_path, stderr_path=stderr_path, stopped=stopped, limit_hit=limit_hit,
-                         protections=protections)
+                         protections=protections, peak_memory_mb=_megabytes(tree.peak_bytes))
+
+
+def _megabytes(count: int | None) -> float | None:
+    return None if count is None else round(count / 1024**2, 1)
 
 
 def _supervise(command, cwd, env, fd, tree: _Tree, limits, time_limit, stop, logs, grace):

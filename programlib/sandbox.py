@@ -17,7 +17,7 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 SANDBOX_UID = 65534  # "nobody": the participant is never root, not even inside its own namespace
@@ -48,6 +48,10 @@ class Confinement:
     visible: Mapping[Path, bool] = field(default_factory=dict)  # {path: writable}, bound at the same place
     network: bool = False
     tmp_mb: float = 2048  # size of its private /tmp and of /dev/shm (also charged to its memory limit)
+    # {inside path: (host folder, writable)}: a host folder bound at another place, so that nothing is at its host
+    # path inside (only /proc/self/mountinfo names the source, as in any container); after `visible`, shallow first.
+    mounts: Mapping[str, tuple[Path, bool]] = field(default_factory=dict)
+    gpus: bool = True  # the NVIDIA devices (and /sys, for the driver) where the machine has them
 
 
 def bwrap_path() -> str | None:
@@ -75,8 +79,12 @@ def _interpreter_paths() -> list[Path]:
     return sorted(path for path in found if path.is_dir() and not str(path).startswith(("/usr/", "/bin", "/lib")))
 
 
+def _gpu_devices() -> list[str]:
+    return sorted(str(path) for path in Path("/dev").glob("nvidia*"))
+
+
 def _gpu_binds() -> list[str]:
-    devices = sorted(str(path) for path in Path("/dev").glob("nvidia*"))
+    devices = _gpu_devices()
     if not devices:
         return []
     args = [part for device in devices for part in ("--dev-bind", device, device)]
@@ -84,7 +92,8 @@ def _gpu_binds() -> list[str]:
 
 
 def bwrap_command(command: list[str], confinement: Confinement, cwd: Path, seccomp_fd: int | None) -> list[str]:
-    """The bwrap command line that runs `command` confined (paths are bound where they are on the host)."""
+    """The bwrap command line that runs `command` confined (visible paths are bound where they are on the host,
+    mounts where they say; `cwd` is a host path, entered where the program sees it)."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable(unavailable_message("bwrap is not installed"))
@@ -98,17 +107,77 @@ def bwrap_command(command: list[str], confinement: Confinement, cwd: Path, secco
     # /proc read-only: the program is its worker's uid to the kernel, and /proc/sys checks only the uid.
     args += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp",
              "--size", tmp_bytes, "--tmpfs", "/dev/shm", "--dir", "/tmp/home"]
-    args += _gpu_binds()
+    args += _gpu_binds() if confinement.gpus else []
     for path in _interpreter_paths():
         args += ["--ro-bind", str(path), str(path)]
     # Shallow paths first, so a writable folder inside a read-only one is bound on top of it, not hidden by it.
     for path, writable in sorted(((Path(p).resolve(), w) for p, w in confinement.visible.items()),
                                  key=lambda item: len(item[0].parts)):
         args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
-    args += ["--chdir", str(cwd.resolve()), "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp"]
+    args += _mount_binds(confinement)
+    args += ["--chdir", inside_path(cwd, confinement), "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return args + ["--", *command]
+
+
+def _mounts(confinement: Confinement) -> list[tuple[PurePosixPath, Path, bool]]:
+    """(inside path, host folder, writable) of each mount, shallow first."""
+    found = [(PurePosixPath(os.path.normpath(inside)), Path(host).resolve(), writable)
+             for inside, (host, writable) in confinement.mounts.items()]
+    for inside, _host, _writable in found:
+        if not inside.is_absolute() or inside == PurePosixPath("/"):
+            raise ValueError(f"a mount's inside path must be an absolute folder below /, not {str(inside)!r}")
+    return sorted(found, key=lambda mount: len(mount[0].parts))
+
+
+def hidden_by_mounts(confinement: Confinement) -> list[tuple[Path, bool, Path, PurePosixPath]]:
+    """What a mount would hide of the interpreter and the visible folders (a project under /home, with /home a
+    mount): (path, writable, the host folder of the mount on top, the path below that mount), so that it can be
+    bound again on top of the mount."""
+    mounts = _mounts(confinement)
+    bound = [(path, False) for path in _interpreter_paths()]
+    bound += [(Path(path).resolve(), writable) for path, writable in confinement.visible.items()]
+    hidden = []
+    for path, writable in bound:
+        over = [(inside, host) for inside, host, _w in mounts
+                if PurePosixPath(path).is_relative_to(inside) and PurePosixPath(path) != inside]
+        if over:
+            inside, host = over[-1]  # the deepest: the one on top
+            hidden.append((path, writable, host, PurePosixPath(path).relative_to(inside)))
+    return hidden
+
+
+def _mount_binds(confinement: Confinement) -> list[str]:
+    """The mounts, then what they hid bound again on top, all shallow first (nothing deeper is covered)."""
+    layers = [(inside, str(host), writable) for inside, host, writable in _mounts(confinement)]
+    layers += [(PurePosixPath(path), str(path), writable) for path, writable, _h, _r in hidden_by_mounts(confinement)]
+    args = []
+    for inside, host, writable in sorted(layers, key=lambda layer: len(layer[0].parts)):
+        args += ["--bind" if writable else "--ro-bind", host, str(inside)]
+    return args
+
+
+def make_mount_points(confinement: Confinement) -> None:
+    """Make, in the host folder of a mount, the empty folders where what it hides is bound again (bubblewrap
+    cannot make one in a read-only bind). Before the program starts, and never through a link."""
+    for _path, _writable, host, relative in hidden_by_mounts(confinement):
+        current = host
+        for part in relative.parts:
+            current = current / part
+            if not current.is_symlink() and current.is_dir():
+                continue
+            current.mkdir()  # FileExistsError on a link or a file: refused, nothing is made through it
+
+
+def inside_path(path: Path, confinement: Confinement) -> str:
+    """Where a host path is seen inside: under the deepest mount whose host folder holds it, else where it is."""
+    path = path.resolve()
+    holders = [(inside, host) for inside, host, _w in _mounts(confinement) if path.is_relative_to(host)]
+    if not holders:
+        return str(path)
+    inside, host = max(holders, key=lambda holder: len(holder[1].parts))
+    return str(inside / path.relative_to(host).as_posix())
 
 
 _FILTER: list[bytes | None] = []

@@ -2,7 +2,7 @@
 
     from sdk.client import Client
     client = Client("http://127.0.0.1:8000")
-    run_id = client.run(competitions="splits/lite.txt", solution="reference", scale="tiny")
+    run_id = client.run(competitions="splits/lite.txt", agent_id="dummy", lite=True)
     client.wait(run_id)
     print(client.get_run_summary(run_id))
 
@@ -91,16 +91,27 @@ class Client:
 
     # --- runs --------------------------------------------------------------------------------------
 
-    def run(self, competitions: str | list[str] = "splits/lite.txt", solution: str | dict = "reference",
+    def run(self, competitions: str | list[str] | None = None, agent_id: str | None = None, lite: bool = False,
+            seeds: int = 1, variant: str | None = None, solution: str | dict | None = None,
             scale: str | None = None, seed: int | None = None, time_limit: float | None = None,
+            agent_time_limit: float | None = None, competition_set: str | None = None,
             wait: bool = False, timeout: float | None = None) -> str:
-        """Start a run and return its id. `solution`: "reference", "sample", or {task id: zip file, folder
-        (each is uploaded first) or the id upload() returned}. With wait=True, return once the run has finished."""
+        """Start a run and return its id: prepare → submission → grading for every task of `competitions` (task
+        ids or a split file; with `lite` and no tasks: the lite split, at the tiny scale).
+
+        What is graded: `agent_id` (GET /agents; `variant`, `seeds` attempts per task, `agent_time_limit`) runs
+        the agent sandboxed on each task and grades what it submitted; otherwise `solution`: "reference" (the
+        default), "sample", or {task id: zip file, folder (each is uploaded first) or the id upload() returned}.
+        With wait=True, return once the run has finished."""
+        if competitions is None and competition_set is None and not lite:
+            competitions = "splits/lite.txt"
         if isinstance(solution, dict):  # files and folders are uploaded; anything else is an upload id
             solution = {task: self.upload(value) if Path(value).exists() else str(value)
                         for task, value in solution.items()}
-        body = {"competitions": competitions, "solution": solution, "scale": scale, "seed": seed,
-                "time_limit": time_limit}
+        body = {"competitions": competitions, "competition_set": competition_set, "agent_id": agent_id,
+                "variant": variant, "lite": lite or None, "seeds": seeds if seeds != 1 else None,
+                "solution": solution, "scale": scale, "seed": seed, "time_limit": time_limit,
+                "agent_time_limit": agent_time_limit}
         run_id = self._request("POST", "/runs", json={k: v for k, v in body.items() if v is not None}).json()["run_id"]
         if wait:
             self.wait(run_id, timeout=timeout)
@@ -172,16 +183,42 @@ class Client:
             dest = dest / f"{task}-submission.zip"
         return self.download_artifact(run_id, f"{task}/submission.zip", dest)
 
+    def download_rollout(self, run_id: str, task: str, dest: str | Path) -> Path:
+        """An agent's rollout on a task (`task`, or `task@k` for attempt k of a run with several seeds): what it
+        left in /home/submission, /home/code and /home/logs, what it printed, and rollout.json, unpacked into the
+        folder dest."""
+        dest = Path(dest)
+        data = self._request("GET", f"/runs/{run_id}/artifacts/{task}/rollout.zip").content
+        unpack(data, dest, "the rollout zip")
+        return dest
+
+    def list_agents(self) -> list[dict]:
+        return self._request("GET", "/agents").json()["agents"]
+
+    def leaderboard(self, competitions: str | list[str] | None = None) -> dict:
+        """Agents ranked per task and over `competitions` (task ids or a split file; default: every task an agent
+        was graded on): mean ± std of the primary score over seeds, and the share of tasks with a medal."""
+        if isinstance(competitions, list):
+            competitions = ",".join(competitions)
+        params = {"competitions": competitions} if competitions else {}
+        return self._request("GET", "/leaderboard", params=params).json()
+
     def download_metrics(self, run_id: str, dest: str | Path) -> Path:
         """summary.json and each task's scores.json and detailed_results.html, unpacked into the folder dest."""
         dest = Path(dest)
-        data = self._request("GET", f"/runs/{run_id}/metrics").content
-        dest.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in archive.namelist():
-                target = (dest / name).resolve()
-                if not target.is_relative_to(dest.resolve()):
-                    raise ServerError(200, f"the metrics zip holds an unsafe path {name!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(name))
+        unpack(self._request("GET", f"/runs/{run_id}/metrics").content, dest, "the metrics zip")
         return dest
+
+
+def unpack(data: bytes, dest: Path, what: str) -> None:
+    """A zip from the server into dest, refusing any path that would land outside it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if name.endswith("/"):
+                continue
+            target = (dest / name).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise ServerError(200, f"{what} holds an unsafe path {name!r}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(name))

@@ -6,7 +6,8 @@
 Every error is JSON: {"error": "...", "details": [...]}. With MLEB_SERVER_TOKEN set, every request
 needs `Authorization: Bearer <token>`.
 
-The endpoints are in server/routes/ (meta: /health /competitions /docs; runs; uploads; artifacts); they reach
+The endpoints are in server/routes/ (meta: /health /competitions /docs; runs; uploads; artifacts; agents:
+/agents /leaderboard); they reach
 the settings, store, scheduler, task catalogue and runs folder through server/deps.py's dependencies, which
 read what create_app and its lifespan keep on app.state.
 """
@@ -24,7 +25,7 @@ from bundlegen.project import Project
 from . import errors
 from .catalogue import TaskCatalogue
 from .errors import ApiError
-from .routes import artifacts, meta, runs, uploads
+from .routes import agents, artifacts, meta, runs, uploads
 from .routes.artifacts import open_artifact, stream_fd
 from .routes.meta import DOCS_ASSETS
 from .routes.runs import RunRequest, new_run_id, progress
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /docs from Swagger UI's files installed with the server (swagger-ui-bundle), not a CDN: it works offline
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
     errors.install(app)
-    for module in (meta, uploads, runs, artifacts):
+    for module in (meta, uploads, runs, artifacts, agents):
         app.include_router(module.router)
     return app
 

@@ -29,6 +29,10 @@ from programlib.archive import UnsafeArchiveError, safe_extract
 from programlib.errors import SubmissionError
 from programlib.transfer import copy_file_out, replace_atomically
 
+from agentlib.definition import AgentError
+from agentlib.run import RolloutError
+
+from .agent_job import ROLLOUT_ARTIFACTS, agent_submission
 from .disk import DISK_FULL, FREED, disk_full, free_space, why
 
 NO_SANDBOX_VARIABLE = "MLEB_NO_SANDBOX"  # set by `serve --no-sandbox`: participant code runs without isolation
@@ -53,7 +57,8 @@ def write_folder_zip(folder: Path, target: Path) -> None:
 JOB_LOGS = tuple(f"logs/{job}.{stream}.txt" for job in ("prediction", "scoring") for stream in ("stdout", "stderr"))
 SUBMISSION_LOGS = ("logs/submission_stdout.txt", "logs/submission_stderr.txt")
 # Everything the server serves of a task, by exact name at the top of its folder (never under run/ or work/).
-ARTIFACTS = ("scores.json", "detailed_results.html", *JOB_LOGS, *SUBMISSION_LOGS, "submission.zip", RESULT, "job.log")
+ARTIFACTS = ("scores.json", "detailed_results.html", *JOB_LOGS, *SUBMISSION_LOGS, "submission.zip", RESULT, "job.log",
+             *ROLLOUT_ARTIFACTS)
 
 
 def artifact_sources(run_dir: Path) -> dict[Path, str]:
@@ -102,24 +107,19 @@ def run_job(task_dir: Path) -> dict:
         bundle_path = build_bundle(task, Path(spec["bundles_dir"]) / f"{scale}-seed{seed}", scale_name=scale,
                                    seed=seed, cache_dir=Path(spec["cache_dir"]), log=log)
         bundle = Bundle(bundle_path)
-        solution = spec["solution"]
-        if solution == "reference":
-            submission = reference_solution(bundle, task_dir / "work" / "solution")
-        elif solution == "sample":  # the results files it accepts: a results task's bundle does not record them
-            submission = sample_submission(bundle, task_dir / "work" / "sample", list(task.model.submission.files))
-        else:
-            submission = task_dir / "submission.zip"
-            safe_extract(submission, task_dir / "work" / "upload", label="the uploaded submission")
-            submission = task_dir / "work" / "upload"
-        if solution in ("reference", "sample"):  # kept beside the results, as an upload is
-            write_folder_zip(submission, task_dir / "submission.zip")
-        log(f"running the {solution if solution in ('reference', 'sample') else 'uploaded'} submission")
+        result["thresholds"], result["sorting"] = bundle.info.get("thresholds") or {}, bundle.info.get("sorting")
+        submission = pick_submission(spec, task, bundle, bundle_path, project, task_dir, result)
+        if submission is None:  # the agent left nothing: graded as an invalid submission, like MLE-bench's
+            agent = result["agent"]
+            result.update(status="completed", error=f"the agent left no submission ({agent['status']}: "
+                                                    f"{agent['message']})")
+            return finish(result, task_dir, started)
+        log(f"running the {submission_label(spec)} submission")
         run = run_submission(bundle_path, submission, workdir=task_dir / "run", time_limit=spec.get("time_limit"),
-                             log=log, sandbox=os.environ.get(NO_SANDBOX_VARIABLE) != "1")
+                             log=log, sandbox=sandboxed())
         if not run.ok and disk_full(task_dir):  # what went wrong is a symptom of the full disk, not the grade
             raise OSError(errno.ENOSPC, f"No space left on device; the run ended with: {run.error}")
-        result["artifacts"] = collect_artifacts(task_dir / "run", task_dir)
-        result["thresholds"] = bundle.info.get("thresholds") or {}
+        result["artifacts"] = collect_artifacts(task_dir / "run", task_dir) + result.get("artifacts", [])
         result["warnings"] = run.warnings
         if run.ok:
             primary = task.primary_column.key
@@ -131,15 +131,47 @@ def run_job(task_dir: Path) -> dict:
         if disk_full(task_dir, error):  # first: a full disk can surface as any of the errors below
             result.update(status="failed", valid=False, scores=None, error=f"{DISK_FULL}; {FREED}: {why(error)}")
             free_space(task_dir)
-        elif isinstance(error, (DefinitionError, PrepareError, WorkerError, NotInBundle, UnsafeArchiveError)):
+        elif isinstance(error, (DefinitionError, PrepareError, WorkerError, NotInBundle, UnsafeArchiveError,
+                                AgentError, RolloutError)):
             result["error"] = str(error)
         else:  # our bug
             result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
-    finally:
-        shutil.rmtree(task_dir / "work", ignore_errors=True)
+    return finish(result, task_dir, started)
+
+
+def finish(result: dict, task_dir: Path, started: float) -> dict:
+    shutil.rmtree(task_dir / "work", ignore_errors=True)
     result["duration"] = round(time.monotonic() - started, 3)
     log(f"done: {'valid' if result['valid'] else 'invalid'}" + (f": {result['error']}" if result["error"] else ""))
     return result
+
+
+def sandboxed() -> bool:
+    return os.environ.get(NO_SANDBOX_VARIABLE) != "1"
+
+
+def submission_label(spec: dict) -> str:
+    if spec.get("agent_id"):
+        return f"agent {spec['agent_id']}'s"
+    return spec["solution"] if spec["solution"] in ("reference", "sample") else "uploaded"
+
+
+def pick_submission(spec: dict, task, bundle: Bundle, bundle_path: Path, project: Project, task_dir: Path,
+                    result: dict) -> Path | None:
+    """The folder to grade: what the agent submitted (None: nothing), the reference or sample solution, or the
+    upload. The reference and sample are kept beside the results as submission.zip, as an upload is."""
+    if spec.get("agent_id"):
+        return agent_submission(spec, bundle_path, project, task_dir, result, sandbox=sandboxed(), log=log)
+    solution = spec["solution"]
+    if solution == "reference":
+        submission = reference_solution(bundle, task_dir / "work" / "solution")
+    elif solution == "sample":  # the results files it accepts: a results task's bundle does not record them
+        submission = sample_submission(bundle, task_dir / "work" / "sample", list(task.model.submission.files))
+    else:
+        safe_extract(task_dir / "submission.zip", task_dir / "work" / "upload", label="the uploaded submission")
+        return task_dir / "work" / "upload"
+    write_folder_zip(submission, task_dir / "submission.zip")
+    return submission
 
 
 def main(argv: list[str]) -> int:

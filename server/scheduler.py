@@ -25,6 +25,7 @@ from programlib.cgroups import JobCgroup
 from programlib.runner import CGROUP_LABEL, run_process
 
 from .disk import DISK_FULL, FREED, disk_full, free_space, why
+from .entries import entry_seed, entry_task
 from .job import RESULT, SPEC
 from .store import Store
 
@@ -187,10 +188,12 @@ class Scheduler:
             if child != upload:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         task_dir.mkdir(parents=True, exist_ok=True)
-        solution = spec["solution"] if isinstance(spec["solution"], str) else "upload"
+        solution = spec["solution"] if isinstance(spec["solution"], str) or spec["solution"] is None else "upload"
         (task_dir / SPEC).write_text(json.dumps({  # trusted: written before anything of the task runs
-            "task": task, "project": str(self.project_root), "scale": spec.get("scale"), "seed": spec.get("seed"),
-            "time_limit": spec.get("time_limit"), "solution": solution,
+            "task": entry_task(task), "entry": task, "attempt": entry_seed(task), "project": str(self.project_root),
+            "scale": spec.get("scale"), "seed": spec.get("seed"), "time_limit": spec.get("time_limit"),
+            "solution": solution, "agent_id": spec.get("agent_id"), "variant": spec.get("variant"),
+            "agent_time_limit": spec.get("agent_time_limit"),
             "cache_dir": str(self.runs_dir / "cache"), "bundles_dir": str(self.runs_dir / "bundles")}, indent=2))
         self.store.start_task(run_id, task)
         # trusted: the job is our own program; the participant's code gets only allowed_environment() (runner.py)

@@ -18,6 +18,7 @@ def task_summary(task: dict) -> dict:
         "thresholds": result.get("thresholds") or {},
         "placement": result.get("placement"),
         "artifacts": result.get("artifacts") or [],
+        "agent": result.get("agent"),  # an agent run: its rollout's status, message, time, memory, usage
     }
 
 
@@ -27,9 +28,19 @@ def run_summary(run: dict) -> dict:
         "run_id": run["run_id"],
         "status": run["status"],
         "message": run["message"],
-        "solution": run["spec"]["solution"] if isinstance(run["spec"]["solution"], str) else "upload",
+        "solution": solution_of(run["spec"]),
+        "agent_id": run["spec"].get("agent_id"),
+        "variant": run["spec"].get("variant"),
+        "seeds": run["spec"].get("seeds", 1),
+        "lite": run["spec"].get("lite", False),
         "scale": run["spec"].get("scale"),
         "tasks": tasks,
         "valid": sum(task["valid"] for task in tasks),
         "total": len(tasks),
     }
+
+
+def solution_of(spec: dict) -> str:
+    if spec.get("agent_id"):
+        return f"agent:{spec['agent_id']}"
+    return spec["solution"] if isinstance(spec["solution"], str) else "upload"

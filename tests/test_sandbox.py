@@ -324,3 +324,97 @@ def test_a_stopped_chain_of_our_programs_unwinds_and_empties_the_confined_ones_c
         stop.set()
         for group in JobCgroup.labelled(label):
             group.remove()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Folders bound at another path, GPUs only when asked, the kernel's peak memory
+
+MOUNTED = """
+import json, os
+facts = {"cwd": os.getcwd(), "read": open("/srv/job/data/in.txt").read(), "host": os.path.exists(HOST)}
+open("/srv/job/out/result.txt", "w").write("written inside")
+try:
+    open("/srv/job/data/new.txt", "w")
+    facts["write"] = "written"
+except OSError as error:
+    facts["write"] = error.strerror
+print(json.dumps(facts))
+"""
+
+
+def test_a_folder_mounted_elsewhere_is_seen_only_there_and_writes_land_on_the_host(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    out.mkdir()
+    (data / "in.txt").write_text("input")
+    (out / "main.py").write_text(MOUNTED.replace("HOST", repr(str(tmp_path))))
+    mounts = {"/srv/job/data": (data, False), "/srv/job/out": (out, True)}
+    result = run_process([sys.executable, "main.py"], cwd=out, time_limit=60, limits=Limits(max_disk_mb=50),
+                         stdout_path=tmp_path / "out.txt", stderr_path=tmp_path / "err.txt",
+                         confinement=Confinement(mounts=mounts))
+    assert result.ok, (tmp_path / "err.txt").read_text()
+    facts = json.loads((tmp_path / "out.txt").read_text())
+    assert facts == {"cwd": "/srv/job/out", "read": "input", "host": False, "write": "Read-only file system"}
+    assert (out / "result.txt").read_text() == "written inside" and not (data / "new.txt").exists()
+
+
+def test_filling_a_writable_mount_stops_at_the_disk_limit(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    script = "for i in range(40):\n    open(f'/srv/out/part{i}.bin', 'wb').write(bytes(4 * 1024**2))\n"
+    result = run_process([sys.executable, "-c", script], cwd=out, time_limit=60, limits=Limits(max_disk_mb=50),
+                         stdout_path=tmp_path / "out.txt", stderr_path=tmp_path / "err.txt",
+                         confinement=Confinement(mounts={"/srv/out": (out, True)}))
+    assert result.limit_hit and result.limit_hit.startswith("disk: wrote more than 50 MB"), result
+
+
+def test_a_mount_over_the_interpreters_folder_keeps_the_interpreter(tmp_path):
+    """A project under /home, with an agent's home mounted at /home: its interpreter is bound again on top."""
+    from programlib.sandbox import _interpreter_paths
+
+    kept = _interpreter_paths()
+    if not kept:
+        pytest.skip("the interpreter lies in the system folders: no mount can hide it")
+    top = "/" + kept[0].parts[1]  # /work here; /home where the project lives in a home folder
+    folder = tmp_path / "top"
+    folder.mkdir()
+    (folder / "note.txt").write_text("mounted")
+    result = run_process([sys.executable, "-c", f"print(open('{top}/note.txt').read())"], cwd=folder,
+                         time_limit=60, stdout_path=tmp_path / "out.txt", stderr_path=tmp_path / "err.txt",
+                         confinement=Confinement(mounts={top: (folder, False)}))
+    assert result.ok, (tmp_path / "err.txt").read_text()
+    assert (tmp_path / "out.txt").read_text() == "mounted\n"
+    assert (folder / kept[0].relative_to(top)).is_dir()  # its mount point, made in the host folder beforehand
+
+
+def test_gpu_devices_are_bound_only_when_asked(tmp_path, monkeypatch):
+    from programlib import sandbox
+
+    # The one stand-in of these tests: this machine has no GPU, so the device list is made up, and only the
+    # command line is checked (nothing runs).
+    monkeypatch.setattr(sandbox, "_gpu_devices", lambda: ["/dev/nvidia0", "/dev/nvidiactl"])
+    asked = " ".join(sandbox.bwrap_command(["true"], Confinement(), tmp_path, None))
+    assert "--dev-bind /dev/nvidia0 /dev/nvidia0 --dev-bind /dev/nvidiactl /dev/nvidiactl" in asked
+    assert "--ro-bind /sys /sys" in asked  # the CUDA driver reads the PCI topology
+    refused = sandbox.bwrap_command(["true"], Confinement(gpus=False), tmp_path, None)
+    assert not any("nvidia" in part for part in refused) and "/sys" not in refused
+
+
+def test_mounts_are_bound_after_the_visible_folders_shallow_first(tmp_path):
+    from programlib import sandbox
+
+    confinement = Confinement(visible={tmp_path: False},
+                              mounts={"/home/submission": (tmp_path / "s", True), "/home": (tmp_path, False)})
+    args = sandbox.bwrap_command(["true"], confinement, tmp_path / "s", None)
+    tail = args[args.index(str(tmp_path)) - 1:args.index("--chdir") + 2]
+    assert tail == ["--ro-bind", str(tmp_path), str(tmp_path), "--ro-bind", str(tmp_path), "/home",
+                    "--bind", str(tmp_path / "s"), "/home/submission", "--chdir", "/home/submission"]
+
+
+def test_the_peak_memory_is_the_cgroups_high_water_mark(tmp_path):
+    script = "block = bytearray(200 * 1024**2)\nblock[::4096] = b'x' * (len(block) // 4096)\n"
+    result, _, err = confined(tmp_path, script, limits=Limits(memory_mb=1024))
+    assert result.ok, err
+    assert "cgroup" in result.protections["limits"] and 200 <= result.peak_memory_mb < 1024, result
+    unlimited, _, _ = confined(tmp_path, "pass\n")  # no limits: no cgroup, nothing measured
+    assert unlimited.peak_memory_mb is None

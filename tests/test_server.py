@@ -325,7 +325,9 @@ def test_the_readme_demo_works_as_written(tmp_path):
     assert command[0] == ".venv/bin/python" and "--port" in command and "8000" in script
     # issue 12: the demo wrote metrics/ into the repository; it writes under /tmp (redirected here to tmp_path)
     assert 'download_metrics(run_id, f"/tmp/mleb-metrics/{run_id}")' in script
+    assert 'agent_id="dummy", lite=True' in script  # issue 14: the user's call, as the seed wrote it
     script = script.replace("/tmp/mleb-metrics", str(tmp_path / "metrics"))
+    script = script.replace("/tmp/mleb-rollouts", str(tmp_path / "rollouts"))
     ignored = subprocess.run(["git", "check-ignore", "-q", "metrics/summary.json"], cwd=ROOT)
     assert ignored.returncode == 0  # and a metrics/ folder made there anyway stays out of git
     command = [sys.executable] + command[1:]
@@ -348,7 +350,10 @@ def test_the_readme_demo_works_as_written(tmp_path):
         lite = [line.strip() for line in (ROOT / "splits" / "lite.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
         printed = [line.split() for line in done.stdout.splitlines()]
-        assert [row[0] for row in printed] == lite and all(row[1] == "completed" for row in printed)
+        tasks, agents = printed[:len(lite)], printed[len(lite):]
+        assert [row[0] for row in tasks] == lite and all(row[1] == "completed" for row in tasks)  # the agent's end
+        assert [row[:2] for row in agents] == [["dummy", "1"]]  # the leaderboard: the one agent that ran
+        assert list(tmp_path.glob("rollouts/*/rollout.json"))
         assert [p.parent.parent for p in tmp_path.glob("metrics/*/summary.json")] == [tmp_path / "metrics"]
         assert not (tmp_path / "metrics" / "summary.json").exists() and not (ROOT / "metrics").exists()
     finally:

@@ -16,6 +16,7 @@ from programlib.errors import SubmissionError
 from programlib.transfer import open_regular
 
 from ..deps import RunDep, RunsDir
+from ..entries import run_entries
 from ..errors import ApiError
 from ..job import ARTIFACTS
 from ..summary import run_summary
@@ -36,7 +37,7 @@ def artifact(run_id: str, path: str, run: RunDep, runs_dir: RunsDir):
     """Only an allowlisted name (job.ARTIFACTS) of one of the run's tasks, opened without following a link."""
     task, _, name = path.partition("/")
     fd = None
-    if task in run["spec"]["competitions"] and name in ARTIFACTS:
+    if task in run_entries(run["spec"]) and name in ARTIFACTS:
         fd = open_artifact(runs_dir / run_id / "tasks" / task, name)
     if fd is None:
         raise ApiError(404, f"no artifact {path!r} in run {run_id} (GET /runs/{run_id}/artifacts lists them)")
@@ -54,7 +55,7 @@ def metrics(run_id: str, run: RunDep, runs_dir: RunsDir):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("summary.json", json.dumps(run_summary(run), indent=2, sort_keys=True))
-        for task in run["spec"]["competitions"]:
+        for task in run_entries(run["spec"]):
             for name in ("scores.json", "detailed_results.html"):
                 fd = open_artifact(runs_dir / run_id / "tasks" / task, name)
                 if fd is not None:
@@ -66,7 +67,7 @@ def metrics(run_id: str, run: RunDep, runs_dir: RunsDir):
 def task_artifacts(runs_dir: Path, run: dict) -> list[str]:
     """`task/name` of each allowlisted artifact that is a regular file at the top of its task folder."""
     found = []
-    for task in run["spec"]["competitions"]:
+    for task in run_entries(run["spec"]):
         for name in ARTIFACTS:
             fd = open_artifact(runs_dir / run["run_id"] / "tasks" / task, name)
             if fd is not None:

@@ -10,47 +10,101 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentlib.definition import DEFAULT_VARIANT, AgentError, find_agent
+
 from ..catalogue import TaskCatalogue
-from ..deps import CatalogueDep, ProjectDep, RunDep, RunsDir, SchedulerDep, StoreDep
+from ..deps import CatalogueDep, ProjectDep, RunDep, RunsDir, SchedulerDep, SettingsDep, StoreDep
 from ..errors import ApiError
+from ..entries import entry_keys, entry_task
 from ..summary import run_summary
 
 router = APIRouter()
 
 
+LITE_SPLIT = "splits/lite.txt"
+LITE_SCALE = "tiny"
+# MLE-bench's split files, as its users name them: experiments/splits/<name>.txt; its low-complexity split is lite
+MLE_BENCH_SPLITS = {"experiments/splits/low.txt": LITE_SPLIT}
+
+
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    competitions: list[str] | str = Field(description="task ids, or a split file such as splits/lite.txt")
+    competitions: list[str] | str | None = Field(
+        default=None, description="task ids, or a split file such as splits/lite.txt (default with lite: the lite "
+                                  "split)")
+    competition_set: str | None = Field(default=None, description="a split file (MLE-bench's name for it)")
+    agent_id: str | None = Field(default=None, description="run this agent (GET /agents) on every task, then grade "
+                                                           "what it submitted")
+    variant: str | None = Field(default=None, description="the agent's variant (default: 'default')")
+    seeds: int = Field(default=1, ge=1, le=20, description="attempts per task (MLE-bench's seeds)")
+    lite: bool = Field(default=False, description=f"MLE-bench's lite: the low-complexity split ({LITE_SPLIT}) "
+                                                  f"when no task is given, at the {LITE_SCALE!r} scale unless one "
+                                                  f"is given")
     # reference: the bundled solution; sample: the trivial submission; or {task id: upload id} from POST /uploads
-    solution: Literal["reference", "sample"] | dict[str, str] = "reference"
+    solution: Literal["reference", "sample"] | dict[str, str] | None = None
     scale: Literal["tiny", "small", "full"] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, description="the data seed (default: the task's)")
     time_limit: float | None = Field(default=None, gt=0, description="override the phase's time limit (s)")
+    agent_time_limit: float | None = Field(default=None, gt=0, description="override the agent's time limit (s)")
 
 
 @router.post("/runs", status_code=202)
 def create_run(body: RunRequest, catalogue: CatalogueDep, project: ProjectDep, runs_dir: RunsDir,
-               store: StoreDep, scheduler: SchedulerDep):
-    chosen = resolve_competitions(body.competitions, catalogue, project.root)
-    check_solution(body, chosen, runs_dir)
+               store: StoreDep, scheduler: SchedulerDep, settings: SettingsDep):
+    chosen = resolve_competitions(requested_competitions(body), catalogue, project.root)
+    check_what_runs(body, chosen, runs_dir, project.root, settings.job_time_limit)
+    scale = body.scale or (LITE_SCALE if body.lite else None)
     for task in chosen:
-        if body.scale and body.scale not in catalogue.loaded[task].model.scales:
-            raise ApiError(400, f"task {task} has no scale {body.scale!r}")
+        if scale and scale not in catalogue.loaded[task].model.scales:
+            raise ApiError(400, f"task {task} has no scale {scale!r}")
     run_id = new_run_id()
     spec = body.model_dump()
-    spec["competitions"] = chosen
+    spec.update(competitions=chosen, entries=entry_keys(chosen, body.seeds), scale=scale,
+                solution=body.solution if body.solution is not None or body.agent_id else "reference")
     try:
-        for task in chosen:
-            task_dir = runs_dir / run_id / "tasks" / task
+        for key in spec["entries"]:
+            task_dir = runs_dir / run_id / "tasks" / key
             task_dir.mkdir(parents=True)
             if isinstance(body.solution, dict):
-                shutil.copyfile(runs_dir / "uploads" / f"{body.solution[task]}.zip", task_dir / "submission.zip")
-        store.add_run(run_id, spec, chosen)
+                shutil.copyfile(runs_dir / "uploads" / f"{body.solution[entry_task(key)]}.zip",
+                                task_dir / "submission.zip")
+        store.add_run(run_id, spec, spec["entries"])
     except BaseException:  # a full disk: no half-made run is left behind
         shutil.rmtree(runs_dir / run_id, ignore_errors=True)
         raise
-    scheduler.submit(run_id, chosen)
-    return {"run_id": run_id, "status": "queued", "competitions": chosen}
+    scheduler.submit(run_id, spec["entries"])
+    return {"run_id": run_id, "status": "queued", "competitions": chosen, "entries": spec["entries"]}
+
+
+def requested_competitions(body: RunRequest) -> list[str] | str:
+    if body.competitions is not None and body.competition_set is not None:
+        raise ApiError(400, "give competitions or competition_set, not both")
+    given = body.competitions if body.competitions is not None else body.competition_set
+    if given is None:
+        if not body.lite:
+            raise ApiError(400, "no competitions given: name task ids or a split file, or ask for lite")
+        return LITE_SPLIT
+    return MLE_BENCH_SPLITS.get(given, given) if isinstance(given, str) else given
+
+
+def check_what_runs(body: RunRequest, chosen: list[str], runs_dir: Path, root: Path, job_limit: float) -> None:
+    """An agent or a solution, not both; the agent and its variant exist and fit in a task's job; uploads are
+    there."""
+    if body.agent_id is None:
+        if body.variant is not None or body.agent_time_limit is not None:
+            raise ApiError(400, "variant and agent_time_limit need an agent_id")
+        check_solution(body, chosen, runs_dir)
+        return
+    if body.solution is not None:
+        raise ApiError(400, "give an agent_id or a solution, not both: the agent's submission is what is graded")
+    try:
+        agent = find_agent(body.agent_id, root / "agents")
+        limit = body.agent_time_limit or agent.time_limit(agent.variant(body.variant or DEFAULT_VARIANT))
+    except AgentError as error:
+        raise ApiError(400, "; ".join(error.problems), error.problems) from None
+    if limit >= job_limit:  # the job (build, agent, grading) would be killed before the agent's own limit
+        raise ApiError(400, f"agent {body.agent_id!r} may run {limit:g} s, and a task's whole job is limited to "
+                            f"{job_limit:g} s on this server (MLEB_JOB_TIME_LIMIT): lower agent_time_limit")
 
 
 @router.get("/runs")
@@ -130,7 +184,7 @@ def read_split(root: Path, name: str) -> list[str]:
     if not path.is_relative_to(splits) or path.suffix != ".txt":
         raise ApiError(400, f"split file {name!r}: must be a .txt file under splits/")
     if not path.is_file():
-        available = sorted(p.relative_to(root).as_posix() for p in splits.glob("*.txt"))
+        available = sorted(f"splits/{p.name}" for p in splits.glob("*.txt"))  # splits/ may be a link
         raise ApiError(400, f"split file {name!r} not found (available: {', '.join(available) or 'none'})")
     lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
     return [line for line in lines if line]
