@@ -32,7 +32,8 @@ def server(tmp_path_factory):
     agents.mkdir()
     for agent in BUILT_IN:
         (agents / agent).symlink_to(ROOT / "agents" / agent)
-    shutil.copytree(ROOT / "tests" / "agents" / "misbehaving", agents / "misbehaving")
+    for test_agent in ("misbehaving", "scripted-coder"):
+        shutil.copytree(ROOT / "tests" / "agents" / test_agent, agents / test_agent)
     definition = agents / "misbehaving" / "agent.yaml"
     data = yaml.safe_load(definition.read_text())
     data["variants"]["peek"]["env"] = {"SERVER_RUNS_DIR": str(runs)}  # where the answers are cached, on the host
@@ -93,6 +94,18 @@ def test_the_leaderboard_ranks_the_agents(client, lite_runs):
         assert board["by_task"][task][0]["score"]["n"] == 1
 
 
+def test_a_scripted_coding_agent_is_graded_end_to_end(client, tmp_path):
+    """Like an LLM agent: reads the instructions, writes code into /home/code, runs it, checks the format, submits."""
+    run_id = client.run(competitions=["tabular-baseline"], agent_id="scripted-coder", scale="tiny")
+    assert client.wait(run_id, timeout=300, progress=False)["status"] == "completed"
+    [task] = client.get_run_summary(run_id)["tasks"]
+    assert task["agent"]["status"] == "completed" and task["valid"], task
+    assert task["score"] > task["thresholds"]["trivial"]
+    folder = client.download_rollout(run_id, "tabular-baseline", tmp_path / "rollout")
+    assert list((folder / "code").glob("attempt_*.py")) and (folder / "submission" / "baseline.py").is_file()
+    assert "validate_submission.sh: exit code 0" in (folder / "logs" / "steps.log").read_text()  # format valid
+
+
 @pytest.mark.parametrize("variant, status, words", [
     ("crash", "failed", "exited with code 3"),
     ("overrun", "timed_out", "did not finish within its time limit of 6 s"),
@@ -139,5 +152,5 @@ def test_bad_agent_requests_are_refused_with_the_reason(client):
     with pytest.raises(BadRequest, match="split file 'splits/nope.txt' not found"):
         client.run(competitions="splits/nope.txt", agent_id="dummy")
     listed = {agent["id"]: agent for agent in client.list_agents()}
-    assert set(BUILT_IN) | {"misbehaving"} <= set(listed)
+    assert set(BUILT_IN) | {"misbehaving", "scripted-coder"} <= set(listed)
     assert listed["misbehaving"]["variants"] == ["default", "crash", "overrun", "nothing", "peek"]
