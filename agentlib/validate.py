@@ -38,7 +38,7 @@ PROGRAMLIB_MODULES = ("__init__.py", "errors.py", "tables.py", "checks.py", "saf
 # n_labels the rows of a public file; "range": programlib's parse_numbers within ±constant of the scorer's scoring.py.
 SCORER_CHECKS = (
     {"module": "churn_spec_spec.py", "check": "text", "function": "parse_spec", "file": "spec.md"},
-    {"module": "micro_f1.py", "check": "label_sets", "function": "parse_label_sets", "file": "submission.csv",
+    {"module": "micro_f1.py", "check": "label_sets", "function": "parse_labels", "file": "submission.csv",
      "column": "attribute_ids", "labels": "data/labels.csv"},
     {"module": "modified_snr.py", "check": "range", "file": "submission.parquet", "column": "value",
      "constant": "MAX_ABS_MV"},

@@ -20,16 +20,22 @@ from programlib.transfer import read_regular
 
 from .build import MAX_BUNDLE_BYTES
 from .bundle_format import BUNDLE_INFO, COMPETITION
+from .codabench_fields import MAX_LOGO_PIXELS, NAME_LIMIT, email_problem, image_pixels, image_type
 from .datasets import is_dataset_key
 from .definition import SUBMISSION_RULES
 from .leaks import find_leaks
 from .worker import RunResult, WorkerError, run_submission
 
-IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF"}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 SHELL_SYNTAX = re.compile(r"&&|\|\||[|;<>`]|\$")
 TASK_FILES = ("scoring_program", "ingestion_program", "input_data", "reference_data")
 PROGRAM_FILES = ("scoring_program", "ingestion_program")
+# Codabench's models and serializers (codalab/codabench: src/apps/competitions/models.py,
+# src/apps/api/serializers/competitions.py)
+COMPETITION_TYPES = ("competition", "benchmark")  # Competition.COMPETITION_TYPE
+FACT_SHEET_KEYS = {"key", "type", "title", "selection", "is_required", "is_on_leaderboard"}  # validate_fact_sheet
+FACT_SHEET_TYPES = {"checkbox", "text", "select"}
+DEFAULT_QUEUE_LIMIT = 600  # seconds a job may run on Codabench's default queue
 
 
 @dataclass
@@ -61,15 +67,6 @@ def hashable(value) -> bool:
     return True
 
 
-def image_type(data: bytes) -> str | None:
-    for signature, name in IMAGE_SIGNATURES.items():
-        if data.startswith(signature):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    return None
-
-
 class BundleChecker:
     def __init__(self, path: Path, keep_runs: bool = False, sandbox: bool = True, workdir: Path | None = None):
         self.path = path
@@ -80,6 +77,7 @@ class BundleChecker:
         self.archive: zipfile.ZipFile | None = None
         self.names: set[str] = set()
         self.external: list[str] = []  # dataset keys the bundle references instead of files
+        self.external_tasks: list[str] = []  # task keys the bundle references instead of defining the tasks
         self.programs_checked: set[str] = set()  # each program zip is checked once, at its first reference
 
     def problem(self, where: str, message: str) -> None:
@@ -104,6 +102,18 @@ class BundleChecker:
         self.problem(where, f"file {value!r} is not in the bundle")
         return False
 
+    def member_bytes(self, value: str) -> bytes:
+        """A file's bytes, or a folder zipped with its contents at the root, as Codabench's zip_if_directory does."""
+        if value in self.names and not value.endswith("/"):
+            return self.read(value)
+        prefix = value.rstrip("/") + "/"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as folder:
+            for name in sorted(self.names):
+                if name.startswith(prefix) and not name.endswith("/"):
+                    folder.writestr(name[len(prefix):], self.read(name))
+        return buffer.getvalue()
+
     def text_file(self, where: str, value) -> None:
         if self.file_exists(where, value) and value in self.names:
             data = self.read(value)
@@ -116,10 +126,10 @@ class BundleChecker:
                 self.problem(where, f"{value!r} is empty")
 
     def zip_file(self, where: str, value) -> zipfile.ZipFile | None:
-        if not self.file_exists(where, value) or value not in self.names:
+        if not self.file_exists(where, value):
             return None
         try:
-            inner = zipfile.ZipFile(io.BytesIO(self.read(value)))
+            inner = zipfile.ZipFile(io.BytesIO(self.member_bytes(value)))
             bad = inner.testzip()
         except zipfile.BadZipFile as error:
             self.problem(where, f"{value!r} is not a valid zip file ({error})")
@@ -204,25 +214,30 @@ class BundleChecker:
         if self.external:
             log(f"{len(self.external)} file(s) are referenced by dataset keys: their contents are not checked here "
                 f"(neither leaks nor the solution run); use `run --datasets FOLDER` to run with the dataset zips")
-        if run_solutions and not self.report.problems and not self.external:
+        if self.external_tasks:
+            log(f"{len(self.external_tasks)} task(s) are referenced by task keys: tasks already on a Codabench "
+                f"server, which cannot be checked offline (nor the solutions run on them)")
+        if run_solutions and not self.report.problems and not self.external and not self.external_tasks:
             self.check_solution_scores(competition, columns, log)
         elif run_solutions and self.report.problems:
             log("the bundled solutions were not run: fix the problems above first")
         return self.report
 
     def check_top(self, c: dict) -> None:
-        if c.get("version") != 2:
+        # Codabench picks its unpacker by str(version): 2 and '2' both take the v2 one (competitions/tasks.py).
+        if str(c.get("version")) != "2":
             self.problem("version", "must be 2 (without it Codabench uses its old unpacker and fails confusingly)")
         title = c.get("title")
         if not isinstance(title, str) or not title.strip():
             self.problem("title", "required")
-        elif len(title) > 256:
-            self.problem("title", f"{len(title)} characters; at most 256")
+        elif len(title) > NAME_LIMIT:
+            self.problem("title", f"{len(title)} characters; at most {NAME_LIMIT}")
         if "image" not in c:
             self.problem("image", "required (the logo: PNG, JPEG, GIF or WebP)")
         elif self.file_exists("image", c["image"]) and c["image"] in self.names:
-            if image_type(self.read(c["image"])) is None:
-                self.problem("image", f"{c['image']!r} is not a PNG, JPEG, GIF or WebP image (checked by content)")
+            self.check_logo(self.read(c["image"]), c["image"])
+        self.check_server_fields(c)
+        self.check_fact_sheet(c.get("fact_sheet"))
         if "terms" not in c:
             self.problem("terms", "required (a non-empty UTF-8 file)")
         else:
@@ -245,6 +260,53 @@ class BundleChecker:
         if "leaderboard" in c and "leaderboards" not in c:
             self.problem("leaderboard", "the key is 'leaderboards' (plural); 'leaderboard' is ignored")
 
+    def check_logo(self, data: bytes, name: str) -> None:
+        if image_type(data) is None:
+            self.problem("image", f"{name!r} is not a PNG, JPEG, GIF or WebP image (checked by content)")
+            return
+        pixels = image_pixels(data)
+        if pixels is not None and pixels > MAX_LOGO_PIXELS:
+            self.problem("image", f"{name!r} has {pixels:,} pixels: Codabench's image library refuses more than "
+                                  f"{MAX_LOGO_PIXELS:,} (a decompression bomb); use a small logo")
+
+    def check_server_fields(self, c: dict) -> None:
+        """Fields Codabench's Competition model and unpacker check: the type, the contact e-mail, the queue."""
+        kind = c.get("competition_type", "competition")
+        if not hashable(kind) or kind not in COMPETITION_TYPES:
+            self.problem("competition_type", f"{kind!r} is not one of {', '.join(COMPETITION_TYPES)}")
+        if c.get("contact_email") not in (None, ""):  # null=True, blank=True
+            message = email_problem(c["contact_email"])
+            if message:
+                self.problem("contact_email", message)
+        if c.get("queue"):  # Codabench looks it up only when it is set (unpackers/base_unpacker.py _unpack_queue)
+            self.problem("queue", f"{c['queue']!r} names a queue (its vhost) on one Codabench server: it cannot be "
+                                  f"checked offline, and Codabench refuses the bundle unless it exists on the "
+                                  f"target server and you own or organize it; remove the key to use the default "
+                                  f"queue")
+
+    def check_fact_sheet(self, sheet) -> None:
+        """The questions asked with each submission, as CompetitionSerializer.validate_fact_sheet checks them."""
+        if not sheet:  # an empty one is no fact sheet
+            return
+        if not isinstance(sheet, dict):
+            self.problem("fact_sheet", "must be a mapping of questions {key, type, title, selection, is_required, "
+                                       "is_on_leaderboard}")
+            return
+        for key, question in sheet.items():
+            where = f"fact_sheet.{key}"
+            if not isinstance(question, dict):
+                self.problem(where, "must be a mapping {key, type, title, selection, is_required, is_on_leaderboard}")
+                continue
+            missing, extra = FACT_SHEET_KEYS - set(question), set(map(str, question)) - FACT_SHEET_KEYS
+            if missing or extra:  # Codabench compares the key sets both ways (symmetric_difference)
+                said = ", ".join([f"missing {k}" for k in sorted(missing)] + [f"unknown {k}" for k in sorted(extra)])
+                self.problem(where, f"{said}: a question has exactly the keys {', '.join(sorted(FACT_SHEET_KEYS))}")
+            if "key" in question and question["key"] != key:
+                self.problem(f"{where}.key", f"{question['key']!r} must equal the question's name {key!r}")
+            if "type" in question and (not hashable(question["type"]) or question["type"] not in FACT_SHEET_TYPES):
+                self.problem(f"{where}.type", f"{question['type']!r} is not one of "
+                                              f"{', '.join(sorted(FACT_SHEET_TYPES))}")
+
     def check_tasks(self, c: dict) -> set:
         tasks = c.get("tasks")
         if not isinstance(tasks, list) or not tasks:
@@ -265,8 +327,13 @@ class BundleChecker:
                 self.problem(f"{where}.index", f"{index!r} is used by another task")
             if hashable(index):
                 indexes.add(index)
+            if "key" in task:  # an existing task on the server: Codabench reads nothing else of it
+                self.task_by_key(f"{where}.key", task["key"])
+                continue
             if not task.get("name"):
                 self.problem(f"{where}.name", "required")
+            elif len(str(task["name"])) > NAME_LIMIT:
+                self.problem(f"{where}.name", f"{len(str(task['name']))} characters; at most {NAME_LIMIT}")
             if "scoring_program" not in task:
                 self.problem(f"{where}.scoring_program", "required")
             for key in TASK_FILES:
@@ -276,6 +343,13 @@ class BundleChecker:
                     else:
                         self.zip_file(f"{where}.{key}", task[key])
         return indexes
+
+    def task_by_key(self, where: str, key) -> None:
+        """A task already on a Codabench server, by its UUID (Task.key): it cannot be checked offline."""
+        if is_dataset_key(key):
+            self.external_tasks.append(key)
+        else:
+            self.problem(where, f"{key!r} is not a task's UUID key")
 
     def check_solutions(self, c: dict, task_indexes: set) -> None:
         if not isinstance(c.get("solutions") or [], list):
@@ -301,40 +375,75 @@ class BundleChecker:
         if not isinstance(phases, list) or not phases:
             self.problem("phases", "required: a non-empty list")
             return
-        previous_end = None
         for i, phase in enumerate(phases):
-            where = f"phases[{i}]"
+            if isinstance(phase, dict):
+                self.check_phase(f"phases[{i}]", phase, task_indexes, bool(c.get("queue")))
+            else:
+                self.problem(f"phases[{i}]", "must be a mapping")
+        self.check_phase_dates(phases, self.phase_order(phases))
+
+    def phase_order(self, phases: list) -> list[int]:
+        """The phases' positions in Codabench's order: it sorts them by `index` (stably, a missing one counts as 0)
+        before its date checks and numbers them 0, 1, ... again, so duplicate or missing indexes are accepted."""
+        keys = []
+        for i, phase in enumerate(phases):
+            index = phase.get("index", 0) if isinstance(phase, dict) else 0
+            if not isinstance(index, int) or isinstance(index, bool):
+                self.problem(f"phases[{i}].index", f"must be a whole number (Codabench sorts the phases by it), "
+                                                   f"got {index!r}")
+                index = 0
+            keys.append(index)
+        return sorted(range(len(phases)), key=keys.__getitem__)
+
+    def check_phase_dates(self, phases: list, order: list[int]) -> None:
+        """Each phase ends after it starts and starts after the one before it by index ends; only the last may stay
+        open, and the first may not be auto-migrated to (CompetitionSerializer.validate_phases)."""
+        previous = None  # (its path, its end)
+        for rank, i in enumerate(order):
+            phase, where = phases[i], f"phases[{i}]"
             if not isinstance(phase, dict):
-                self.problem(where, "must be a mapping")
+                previous = None
                 continue
-            if not phase.get("name"):
-                self.problem(f"{where}.name", "required")
             start = self.date(f"{where}.start", phase.get("start"), required=True)
-            end = self.date(f"{where}.end", phase.get("end"), required=i < len(phases) - 1)
+            end = self.date(f"{where}.end", phase.get("end"), required=rank < len(order) - 1)
             if start and end and end <= start:
                 self.problem(f"{where}.end", f"{end} is not after the start {start}")
-            if start and previous_end and start <= previous_end:
-                self.problem(f"{where}.start", f"{start} must be after the previous phase's end {previous_end}")
-            previous_end = end
-            tasks = phase.get("tasks")
-            if not isinstance(tasks, list) or not tasks:
-                self.problem(f"{where}.tasks", "required: a list of task indexes")
-            else:
-                for j, index in enumerate(tasks):
-                    if not hashable(index) or index not in task_indexes:
-                        self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks "
-                                                             f"(indexes: {sorted(task_indexes, key=str)})")
-            for key in ("execution_time_limit", "max_submissions", "max_submissions_per_day"):
-                value = phase.get(key)
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                    self.problem(f"{where}.{key}", f"must be a whole number ≥ 0, got {value!r}")
-            for key in ("public_data", "starting_kit"):
-                if phase.get(key) is not None:
-                    self.zip_file(f"{where}.{key}", phase[key])
-            if phase.get("auto_migrate_to_this_phase") and i == 0:
+            if start and previous and previous[1] and start <= previous[1]:
+                before = (f"the previous phase's end {previous[1]}" if previous[0] == f"phases[{i - 1}]"
+                          else f"{previous[1]}, the end of {previous[0]} (the phase before it by index)")
+                self.problem(f"{where}.start", f"{start} must be after {before}")
+            if rank == 0 and phase.get("auto_migrate_to_this_phase"):
                 self.problem(f"{where}.auto_migrate_to_this_phase", "not allowed on the first phase")
-            if "hide_output" in phase and not isinstance(phase["hide_output"], bool):
-                self.problem(f"{where}.hide_output", f"must be true or false, got {phase['hide_output']!r}")
+            previous = (where, end)
+
+    def check_phase(self, where: str, phase: dict, task_indexes: set, has_queue: bool) -> None:
+        """One phase's fields apart from its dates."""
+        name = phase.get("name")
+        if not name:
+            self.problem(f"{where}.name", "required")
+        elif len(str(name)) > NAME_LIMIT:
+            self.problem(f"{where}.name", f"{len(str(name))} characters; at most {NAME_LIMIT}")
+        tasks = phase.get("tasks")
+        if not isinstance(tasks, list) or not tasks:
+            self.problem(f"{where}.tasks", "required: a list of task indexes")
+        else:
+            for j, index in enumerate(tasks):
+                if not hashable(index) or index not in task_indexes:
+                    self.problem(f"{where}.tasks[{j}]", f"task {index!r} is not defined in tasks "
+                                                         f"(indexes: {sorted(task_indexes, key=str)})")
+        for key in ("execution_time_limit", "max_submissions", "max_submissions_per_day"):
+            value = phase.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                self.problem(f"{where}.{key}", f"must be a whole number ≥ 0, got {value!r}")
+        limit = phase.get("execution_time_limit")
+        if isinstance(limit, int) and limit > DEFAULT_QUEUE_LIMIT and not has_queue:
+            self.problem(f"{where}.execution_time_limit", f"{limit} s: Codabench's default queue caps every job at "
+                                                          f"{DEFAULT_QUEUE_LIMIT} s")
+        for key in ("public_data", "starting_kit"):
+            if phase.get(key) is not None:
+                self.zip_file(f"{where}.{key}", phase[key])
+        if "hide_output" in phase and not isinstance(phase["hide_output"], bool):
+            self.problem(f"{where}.hide_output", f"must be true or false, got {phase['hide_output']!r}")
 
     def date(self, where: str, value, required: bool) -> dt.datetime | None:
         if value is None:
@@ -440,7 +549,11 @@ class BundleChecker:
             if column["computation"] not in ("avg", "sum", "min", "max"):
                 self.problem(f"{where}.computation", "must be avg, sum, min or max")
             refs = column.get("computation_indexes")
-            if not isinstance(refs, list) or not refs:
+            if refs is not None and not isinstance(refs, list):  # a string is not missing: say what it should be
+                self.problem(f"{where}.computation_indexes", f"must be a list of other columns' indexes, got "
+                                                             f"{refs!r} (Codabench would read it character by "
+                                                             f"character)")
+            elif not refs:
                 self.problem(f"{where}.computation_indexes", "required with computation: other columns' indexes")
 
     def check_computation_indexes(self, columns: list) -> None:
@@ -480,7 +593,7 @@ class BundleChecker:
         log(f"running solutions[{i}] ({solution['path']}) through the local worker, phase {phase_index}")
         with tempfile.TemporaryDirectory(prefix="solution-") as folder:
             submission = Path(folder) / "solution.zip"
-            submission.write_bytes(self.read(solution["path"]))
+            submission.write_bytes(self.member_bytes(solution["path"]))
             # Someone else's bundle: its own programs run sandboxed too, not only its solution.
             try:
                 workdir = self.workdir / f"solution{i}-phase{phase_index}" if self.workdir else None
@@ -537,4 +650,10 @@ def detailed_page(path: Path | None) -> str | None:
 
 def validate_bundle(path: Path, run_solutions: bool = True, log=print, keep_runs: bool = False,
                     sandbox: bool = True, workdir: Path | None = None) -> ValidationReport:
-    return BundleChecker(path, keep_runs, sandbox, workdir).run(run_solutions, log)
+    checker = BundleChecker(path, keep_runs, sandbox, workdir)
+    try:
+        return checker.run(run_solutions, log)
+    except Exception as error:  # a case we did not foresee: said for this bundle, never aborting the next ones
+        checker.problem(path.name, f"the validator failed on this bundle ({type(error).__name__}: {error}); "
+                                   f"please report it with the bundle")
+        return checker.report

@@ -46,25 +46,25 @@ def test_micro_f1_equals_a_direct_computation(seed):
     n, rows = int(rng.integers(5, 60)), int(rng.integers(1, 80))
     truth = random_sets(rng, rows, n, empty_share=[0.0, 0.3, 1.0][seed % 3])
     predicted = random_sets(rng, rows, n, empty_share=[0.2, 1.0, 0.5, 0.0][seed % 4])
-    as_arrays = lambda sets: [np.array(sorted(s), dtype=np.int64) for s in sets]  # noqa: E731
-    counts = metric.micro_counts(as_arrays(truth), as_arrays(predicted), n)
+    as_labels = lambda sets: metric.parse_labels([" ".join(map(str, s)) for s in sets], n, name="t")  # noqa: E731
+    counts = metric.micro_counts(as_labels(truth), as_labels(predicted))
     assert counts.f1 == pytest.approx(reference_micro_f1(truth, predicted), abs=1e-12)
     dense = lambda sets: np.array([[k in s for k in range(n)] for s in sets], dtype=int)  # noqa: E731
     assert counts.f1 == pytest.approx(f1_score(dense(truth), dense(predicted), average="micro", zero_division=0.0))
-    tp, fp, fn = metric.per_attribute_counts(as_arrays(truth), as_arrays(predicted), n)
+    tp, fp, fn = metric.per_attribute_counts(as_labels(truth), as_labels(predicted), n)
     assert (int(tp.sum()), int(fp.sum()), int(fn.sum())) == (counts.tp, counts.fp, counts.fn)
 
 
 def test_all_empty_predictions_score_zero_and_perfect_ones_score_one():
-    truth = [np.array([1, 4]), np.array([2])]
-    empty = [np.empty(0, dtype=np.int64)] * 2
-    assert metric.micro_counts(truth, empty, 5).f1 == 0.0
-    assert metric.micro_counts(truth, truth, 5).f1 == 1.0
+    truth = metric.parse_labels(["1 4", "2"], 5, name="t")
+    empty = metric.parse_labels(["", " "], 5, name="s")
+    assert metric.micro_counts(truth, empty).f1 == 0.0
+    assert metric.micro_counts(truth, truth).f1 == 1.0
 
 
 def test_repeated_attribute_in_a_row_counts_once():
-    [parsed] = metric.parse_label_sets(["3 3 1"], 5, name="s.csv")
-    assert parsed.tolist() == [1, 3]
+    parsed = metric.parse_labels(["3 3 1", "9 9 nan nan"], 5, name="s.csv")
+    assert parsed.keys.tolist() == [1, 3] and parsed.unmatched == 2
 
 
 # --- malformed submissions -------------------------------------------------------------------------
@@ -99,13 +99,14 @@ def test_valid_submission_with_an_empty_row(scored_dirs):
     ("id,attribute_ids\naa,0\nbb,4\ncc,2\ndd,1\n", "submission.csv, line 5, column 'id': unknown id 'dd'"),
     ("id,attribute_ids\naa,0\nbb,4\naa,1\ncc,2\n", "submission.csv, line 4, column 'id': id 'aa' appears again"),
     ("id,attribute_ids\naa,0\nbb,4.0\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': '4.0' is not an attribute id"),
-    ("id,attribute_ids\naa,0\nbb,-1\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': '-1' is not an attribute id"),
+    ("id,attribute_ids\naa,0\nbb,+1\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': '+1' is not an attribute id"),
+    ("id,attribute_ids\naa,0\n\nbb,x\ncc,2\n", "submission.csv, line 4, column 'attribute_ids': 'x' is not an attribute id"),
+    ("id,attribute_ids\naa,0\nbb,4,7\ncc,2\n", "submission.csv, line 3: 3 fields, the header has 2"),
     ("id,attribute_ids\naa,0;1\nbb,4\ncc,2\n", "submission.csv, line 2, column 'attribute_ids': '0;1' is not an attribute id"),
-    ("id,attribute_ids\naa,0\nbb,6\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': attribute id 6 does not exist "
-                                            "(the ids are 0 to 5, see labels.csv)"),
-    ("id,attribute_ids\naa,0\nbb,99999999999999999999\ncc,2\n", "attribute id 99999999999999999999 does not exist"),
-    ("id,attributes\naa,0\n", "submission.csv, line 1: missing column(s) 'attribute_ids'; unexpected column(s) 'attributes'"),
-    ("id,attribute_ids,score\naa,0,1\n", "submission.csv, line 1: unexpected column(s) 'score'"),
+    ("id,attributes\naa,0\n", "submission.csv, line 1: missing column(s) 'attribute_ids'; found 'id', 'attributes'"),
+    ("id,attribute_ids\naa,0\nbb,4\n\n\naa,1\ncc,2\n", "submission.csv, line 6, column 'id': id 'aa' appears again "
+                                                       "(first on line 2)"),
+    ("id,attribute_ids\naa,0\n,4\ncc,2\n", "submission.csv, line 3, column 'id': empty id"),
 ])
 def test_malformed_submissions_are_refused(scored_dirs, text, message):
     with pytest.raises(SubmissionError) as caught:

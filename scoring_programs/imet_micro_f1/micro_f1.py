@@ -1,17 +1,27 @@
 """Micro-averaged F1 over all (image, attribute) pairs: 2·TP / (2·TP + FP + FN), the iMet 2020 metric.
 
-Labels are sets of attribute ids per image. Pairs are encoded as row · n_attributes + attribute, so
-one sorted intersection counts every true positive at once; nothing dense is ever built.
+Labels are compared as Kaggle's metric compares them: space-separated tokens, as text. A token that spells an
+attribute id (0..N-1, written plainly) is that attribute; any other whole number or NA spelling ('-1', '3474',
+'007', 'nan') names no attribute, so it can only be a false positive, and is counted as one. Pairs are encoded as
+row · n_attributes + attribute, so one sorted search counts every true positive at once; nothing dense is built.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
 
 from programlib import SubmissionError
-from programlib.tables import line_of
+
+# Every token a plain attribute id below 10^9 (the common case, checked in one pass over the joined text).
+PLAIN_IDS = re.compile(r"(?:(?:0|[1-9][0-9]{0,8})(?: |\Z))*", re.ASCII)
+WHOLE_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
+# What pandas reads as missing: Kaggle's metric sees such a token as a label no image has (a false positive).
+NA_SPELLINGS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                          "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
 
 
 @dataclass
@@ -35,51 +45,74 @@ class Counts:
         return 2 * self.tp / denominator if denominator else 0.0
 
 
-def parse_label_sets(texts: Sequence[str], n_attributes: int, *, name: str, column: str = "attribute_ids") -> list[np.ndarray]:
-    """'12 7 300' → array([7, 12, 300]) per row; an empty cell is an empty prediction (legal).
+@dataclass
+class Labels:
+    """The (image, attribute) pairs of a table: sorted unique keys row · n_attributes + attribute, plus how many
+    distinct (image, token) pairs name no attribute (they can only be false positives)."""
+    keys: np.ndarray
+    unmatched: int = 0
 
-    A repeated id in one row counts once. Anything but ids 0..n_attributes-1 is the participant's error.
+
+def parse_labels(cells: Sequence[str], n_attributes: int, *, rows: np.ndarray | None = None, name: str,
+                 lines: Sequence[int] | None = None, column: str = "attribute_ids") -> Labels:
+    """Cells in file order ('12 7 300', '' for an empty prediction); `rows[i]` is the image of cell i (default i).
+
+    A repeated token in a cell counts once. A token that is not a whole number (nor an NA spelling) is refused
+    with the file, line and column; `lines[i]` is the file line of cell i (default i + 2, after the header).
     """
-    parsed = []
-    for row, text in enumerate(texts):
-        tokens = str(text).split()
-        for token in tokens:
-            if not (token.isascii() and token.isdigit()):
-                raise SubmissionError(f"{name}, line {line_of(row)}, column '{column}': {token!r} is not an attribute "
-                                      f"id (whole numbers separated by spaces)")
-            if len(token) > 9:  # would overflow; no label space is that large
-                raise SubmissionError(f"{name}, line {line_of(row)}, column '{column}': attribute id {token} does not "
-                                      f"exist (the ids are 0 to {n_attributes - 1}, see labels.csv)")
-        values = np.unique(np.array(tokens, dtype=np.int64)) if tokens else np.empty(0, dtype=np.int64)
-        if values.size and values[-1] >= n_attributes:
-            raise SubmissionError(f"{name}, line {line_of(row)}, column '{column}': attribute id {int(values[-1])} "
-                                  f"does not exist (the ids are 0 to {n_attributes - 1}, see labels.csv)")
-        parsed.append(values)
-    return parsed
+    rows = np.arange(len(cells), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    tokens = [cell.split() for cell in cells]
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    flat = list(chain.from_iterable(tokens))
+    if PLAIN_IDS.fullmatch(" ".join(flat)):  # fast path: one regex, one conversion
+        values = np.array(flat, dtype=np.int64) if flat else np.empty(0, dtype=np.int64)
+        unmatched_at = np.flatnonzero(values >= n_attributes)
+    else:
+        values, unmatched_at = _classify(tokens, n_attributes, name, lines, column)
+    owner = np.repeat(rows, lengths)
+    unmatched = len({(int(owner[i]), flat[i]) for i in unmatched_at})  # as text: '007' and '7' differ, as on Kaggle
+    known = np.ones(len(flat), dtype=bool)
+    known[unmatched_at] = False
+    return Labels(np.unique(owner[known] * n_attributes + values[known]), unmatched)
 
 
-def pair_keys(label_sets: Sequence[np.ndarray], n_attributes: int) -> np.ndarray:
-    """Sorted unique row · n_attributes + attribute for every (row, attribute) pair."""
-    lengths = np.fromiter((len(s) for s in label_sets), dtype=np.int64, count=len(label_sets))
-    if lengths.sum() == 0:
-        return np.empty(0, dtype=np.int64)
-    rows = np.repeat(np.arange(len(label_sets), dtype=np.int64), lengths)
-    return rows * n_attributes + np.concatenate(label_sets)  # rows ascending, ids sorted within a row
+def _classify(tokens: list[list[str]], n_attributes: int, name: str, lines, column: str):
+    """The slow path, token by token: values (-1 where no attribute) and the positions naming no attribute."""
+    values, unmatched_at, position = [], [], 0
+    for row, cell in enumerate(tokens):
+        for token in cell:
+            if WHOLE_NUMBER.fullmatch(token):
+                value = int(token)
+                plain = str(value) == token and 0 <= value < n_attributes
+            elif token in NA_SPELLINGS:
+                value, plain = -1, False
+            else:
+                line = lines[row] if lines is not None else row + 2
+                raise SubmissionError(f"{name}, line {line}, column '{column}': {token!r} is not an attribute id "
+                                      f"(whole numbers separated by spaces; the ids are 0 to {n_attributes - 1})")
+            values.append(value if plain else 0)
+            if not plain:
+                unmatched_at.append(position)
+            position += 1
+    return np.array(values, dtype=np.int64), np.array(unmatched_at, dtype=np.int64)
 
 
-def micro_counts(truth: Sequence[np.ndarray], predicted: Sequence[np.ndarray], n_attributes: int) -> Counts:
-    assert len(truth) == len(predicted)
-    true_keys, predicted_keys = pair_keys(truth, n_attributes), pair_keys(predicted, n_attributes)
-    tp = int(np.intersect1d(true_keys, predicted_keys, assume_unique=True).size)
-    return Counts(tp=tp, fp=int(predicted_keys.size) - tp, fn=int(true_keys.size) - tp)
+def true_positives(truth: Labels, predicted: Labels) -> np.ndarray:
+    """The keys in both (both sorted and unique: one binary search per prediction)."""
+    if truth.keys.size == 0:
+        return truth.keys
+    at = np.minimum(np.searchsorted(truth.keys, predicted.keys), truth.keys.size - 1)
+    return predicted.keys[truth.keys[at] == predicted.keys]
 
 
-def per_attribute_counts(truth: Sequence[np.ndarray], predicted: Sequence[np.ndarray],
-                         n_attributes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TP, FP and FN of every attribute (arrays of length n_attributes)."""
-    true_keys, predicted_keys = pair_keys(truth, n_attributes), pair_keys(predicted, n_attributes)
-    hits = np.intersect1d(true_keys, predicted_keys, assume_unique=True)
-    tp = np.bincount(hits % n_attributes, minlength=n_attributes)
-    fp = np.bincount(predicted_keys % n_attributes, minlength=n_attributes) - tp
-    fn = np.bincount(true_keys % n_attributes, minlength=n_attributes) - tp
+def micro_counts(truth: Labels, predicted: Labels) -> Counts:
+    tp = int(true_positives(truth, predicted).size)
+    return Counts(tp=tp, fp=int(predicted.keys.size) - tp + predicted.unmatched, fn=int(truth.keys.size) - tp)
+
+
+def per_attribute_counts(truth: Labels, predicted: Labels, n_attributes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TP, FP and FN of every attribute (arrays of length n_attributes; tokens naming no attribute are left out)."""
+    tp = np.bincount(true_positives(truth, predicted) % n_attributes, minlength=n_attributes)
+    fp = np.bincount(predicted.keys % n_attributes, minlength=n_attributes) - tp
+    fn = np.bincount(truth.keys % n_attributes, minlength=n_attributes) - tp
     return tp, fp, fn
