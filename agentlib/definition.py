@@ -217,14 +217,21 @@ def agent_dirs(folder: Path = AGENTS_DIR) -> dict[str, Path]:
     return {path.parent.name: path.parent for path in sorted(folder.glob(f"*/{DEFINITION_FILE}"))}
 
 
-def load_agents(folder: Path = AGENTS_DIR) -> dict[str, AgentDefinition]:
-    """Every agent of `folder` (agents/ by default); AgentError lists the problems of all of them together."""
+def scan_agents(folder: Path = AGENTS_DIR) -> tuple[dict[str, AgentDefinition], list[str]]:
+    """The agents of `folder` that load, and the problems of those that do not (one bad agent.yaml does not hide
+    the others)."""
     agents, problems = {}, []
     for agent_id, agent_folder in agent_dirs(folder).items():
         try:
             agents[agent_id] = load_agent(agent_folder)
         except AgentError as error:
             problems.extend(error.problems)
+    return agents, problems
+
+
+def load_agents(folder: Path = AGENTS_DIR) -> dict[str, AgentDefinition]:
+    """Every agent of `folder` (agents/ by default); AgentError lists the problems of all of them together."""
+    agents, problems = scan_agents(folder)
     if problems:
         raise AgentError(problems)
     return agents

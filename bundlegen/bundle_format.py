@@ -15,7 +15,7 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Protocol, TypedDict
+from typing import Protocol, Sequence, TypedDict
 
 COMPETITION = "competition.yaml"
 BUNDLE_INFO = "bundle.json"
@@ -54,20 +54,21 @@ class BundleInfo(TypedDict):
     results_files: list[str]  # the results files the scorer reads (a code task: accepted in place of the program)
 
 
+DRAW_FIELDS = ("reference_data", "input_data")  # one of each per hidden draw
+
+
 def draw_field(field: str, draw: int) -> str:
     """The data field of a hidden draw: reference_data and input_data for the first (0), reference_data_<n> and
     input_data_<n> for the others (a phase graded on another draw is another Codabench task)."""
     return f"{field}_{draw}" if draw else field
 
 
-def bundle_files(logo_suffix: str, *, code: bool, starting_kit: bool,
-                 dataset_keys: dict[str, str] | None = None, draws: list[int] = (0,)) -> dict[str, str | None]:
+def bundle_files(logo_suffix: str, *, code: bool, starting_kit: bool, dataset_keys: dict[str, str] | None = None,
+                 draws: Sequence[int] = (0,)) -> dict[str, str | None]:
     """competition.yaml's field → the member (or dataset key) it references; None for what the bundle lacks."""
-    files = dict(FILES, logo="logo" + logo_suffix.lower())
-    files.pop("reference_data"), files.pop("input_data")
-    for draw in draws:
-        for field in ("reference_data", "input_data"):
-            files[draw_field(field, draw)] = FILES[field].replace(".zip", f"_{draw}.zip" if draw else ".zip")
+    files = {field: member for field, member in FILES.items() if field not in DRAW_FIELDS}
+    files["logo"] = "logo" + logo_suffix.lower()
+    files.update({draw_field(field, draw): f"{draw_field(field, draw)}.zip" for draw in draws for field in DRAW_FIELDS})
     if not code:  # a results submission is scored as it is: no ingestion program, no input data
         files.update({draw_field("input_data", draw): None for draw in draws}, ingestion_program=None)
     files.update(dataset_keys or {})

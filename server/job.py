@@ -113,7 +113,7 @@ def run_job(task_dir: Path) -> dict:
             agent = result["agent"]
             result.update(status="completed", error=f"the agent left no submission ({agent['status']}: "
                                                     f"{agent['message']})")
-            return finish(result, task_dir, started)
+            return finish(result, started)
         log(f"running the {submission_label(spec)} submission")
         run = run_submission(bundle_path, submission, workdir=task_dir / "run", time_limit=spec.get("time_limit"),
                              log=log, sandbox=sandboxed())
@@ -136,11 +136,12 @@ def run_job(task_dir: Path) -> dict:
             result["error"] = str(error)
         else:  # our bug
             result["error"] = "internal error:\n" + traceback.format_exc(limit=5)
-    return finish(result, task_dir, started)
+    finally:
+        shutil.rmtree(task_dir / "work", ignore_errors=True)
+    return finish(result, started)
 
 
-def finish(result: dict, task_dir: Path, started: float) -> dict:
-    shutil.rmtree(task_dir / "work", ignore_errors=True)
+def finish(result: dict, started: float) -> dict:
     result["duration"] = round(time.monotonic() - started, 3)
     log(f"done: {'valid' if result['valid'] else 'invalid'}" + (f": {result['error']}" if result["error"] else ""))
     return result

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentlib.definition import AgentError, agent_dirs, load_agent
+from agentlib.definition import scan_agents
 
 from ..deps import CatalogueDep, ProjectDep, StoreDep
 from ..leaderboard import leaderboard
@@ -12,21 +12,9 @@ from .runs import resolve_competitions
 router = APIRouter()
 
 
-def agents_of(project) -> tuple[dict, list[str]]:
-    """The agents of the project's agents/ folder, and the problems of those whose definition is broken (one bad
-    agent.yaml does not hide the others)."""
-    agents, problems = {}, []
-    for agent_id, folder in agent_dirs(project.root / "agents").items():
-        try:
-            agents[agent_id] = load_agent(folder)
-        except AgentError as error:
-            problems += error.problems
-    return agents, problems
-
-
 @router.get("/agents")
 def list_agents(project: ProjectDep):
-    agents, problems = agents_of(project)
+    agents, problems = scan_agents(project.root / "agents")
     return {"agents": [describe(agent) for agent in sorted(agents.values(), key=lambda a: a.id)],
             "broken": problems}
 
