@@ -56,17 +56,16 @@ def read_sample(path: Path) -> pd.DataFrame:
 
 
 def read_parquet_table(path: Path, name: str, columns: list[str]) -> pd.DataFrame:
-    """As the parquet scorer reads it: a readable file whose columns are the sample's, in its order."""
+    """As the parquet scorer reads it: a readable file with the sample's columns, in any order (others ignored)."""
     try:
         frame = pd.read_parquet(path)
     except Exception as error:  # pyarrow raises many kinds for a file that is not parquet
         raise SubmissionError(f"{name}: not a readable parquet file ({type(error).__name__}: {error})") from None
-    if list(frame.columns) != columns:
-        missing = [c for c in columns if c not in frame.columns]
-        extra = [str(c) for c in frame.columns if c not in columns]
-        raise SubmissionError(f"{name}: the columns must be {', '.join(columns)}, in this order (missing: "
-                              f"{missing or 'none'}; unexpected: {extra or 'none'})")
-    return frame
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SubmissionError(f"{name}: no column {', '.join(map(repr, missing))} (the columns are "
+                              f"{', '.join(map(str, frame.columns)) or 'none'}; {', '.join(columns)} are needed)")
+    return frame[columns]
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -131,6 +130,9 @@ def check_column(home: Path, frame: pd.DataFrame, sample: pd.DataFrame, column: 
     if hook is not None:  # the scorer's own rule for this column replaces the generic one
         return run_column_hook(home, hook, frame, column, name)
     if is_numeric(sample[column]):
+        if name.endswith(".parquet") and not pd.api.types.is_numeric_dtype(frame[column]):
+            raise SubmissionError(f"{name}, row 1, column '{column}': the column holds text; the scorer takes "
+                                  f"numbers stored as numbers")
         parse_numbers(frame, column, name=name)
     else:
         check_filled(frame, column, name)
@@ -152,9 +154,7 @@ def scorer_function(home: Path, hook: dict):
 
 
 def run_column_hook(home: Path, hook: dict, frame: pd.DataFrame, column: str, name: str) -> None:
-    if hook["check"] == "range":
-        parse_numbers(frame, column, name=name, low=-hook["bound"], high=hook["bound"])
-    elif hook["check"] == "label_sets":  # the count of labels is public: the rows of the public labels file
+    if hook["check"] == "label_sets":  # the count of labels is public: the rows of the public labels file
         count = len(pd.read_csv(home / hook["labels"]))
         scorer_function(home, hook)(frame[column].astype(str).tolist(), count, name=name, column=column)
 

@@ -16,7 +16,6 @@ the files they need (TaskFacts.other_files).
 """
 from __future__ import annotations
 
-import ast
 import io
 import json
 import shlex
@@ -35,13 +34,11 @@ PROGRAMLIB_MODULES = ("__init__.py", "errors.py", "tables.py", "checks.py", "saf
 
 # The scorer's own checks of a submitted file that need no answer, found by a module of the bundle's scoring program.
 # "text": function(text) on the whole file; "label_sets": function(values, n_labels, name=, column=) on a column, with
-# n_labels the rows of a public file; "range": programlib's parse_numbers within ±constant of the scorer's scoring.py.
+# n_labels the rows of a public file.
 SCORER_CHECKS = (
     {"module": "churn_spec_spec.py", "check": "text", "function": "parse_spec", "file": "spec.md"},
     {"module": "micro_f1.py", "check": "label_sets", "function": "parse_labels", "file": "submission.csv",
      "column": "attribute_ids", "labels": "data/labels.csv"},
-    {"module": "modified_snr.py", "check": "range", "file": "submission.parquet", "column": "value",
-     "constant": "MAX_ABS_MV"},
 )
 
 WRAPPER = """\
@@ -97,31 +94,7 @@ def scorer_checks(program: dict[str, bytes], results: list[str], home: Path) -> 
             continue
         if check.get("labels") and not (home / check["labels"]).is_file():
             continue
-        staged = {key: value for key, value in check.items() if key != "constant"}
-        if check["check"] == "range":
-            bound = _constant(program.get("scoring.py", b""), check["constant"])
-            if bound is None:
-                continue
-            staged.update(bound=bound)
-            del staged["module"]  # only the scorer's number, none of its code
-        else:
-            target.mkdir(exist_ok=True)
-            (target / check["module"]).write_bytes(program[check["module"]])
-        found.append(staged)
+        target.mkdir(exist_ok=True)
+        (target / check["module"]).write_bytes(program[check["module"]])
+        found.append(dict(check))
     return found
-
-
-def _constant(source: bytes, name: str) -> float | None:
-    """A module-level number of the scorer's source (`NAME = 1e6`), read without running it."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            try:
-                value = ast.literal_eval(node.value)
-            except ValueError:
-                return None
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    return None

@@ -81,7 +81,7 @@ def bundle_info(task: TaskDefinition, scale: Scale, seed: int, raw: bool, datase
         submission_kind=task.model.submission.kind, results_files=list(task.model.submission.files),
         primary=primary.key, sorting=primary.sorting,
         thresholds_scale=measured_at, public_reference=task.model.public_reference,
-        thresholds=thresholds.model_dump(exclude_none=True) if thresholds else {},
+        thresholds=thresholds.model_dump(exclude_none=True, exclude={"places"}) if thresholds else {},
         datasets=datasets or {}))  # field → dataset key, when the data was uploaded separately
 
 

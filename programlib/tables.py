@@ -103,7 +103,8 @@ def parse_numbers(frame: pd.DataFrame, column: str, *, name: str, low: float | N
                   high: float | None = None) -> np.ndarray:
     """Parse a text column (in file order) as finite floats within [low, high]."""
     values = np.empty(len(frame), dtype=np.float64)
-    for row, text in enumerate(frame[column].astype(str)):
+    for row, cell in enumerate(frame[column].astype(str)):
+        text = str(cell)  # pandas' string dtype keeps a missing value (a parquet NaN) as a float
         where = f"{name}, line {line_of(row)}, column '{column}'"
         try:
             value = float(text.strip())

@@ -68,7 +68,8 @@ def test_batched_fit_equals_the_direct_definition(case, seed):
         assert fast[2][row] == direct.lag
         assert fast[0][row] == pytest.approx(direct.p_signal, rel=1e-12)
         assert fast[1][row] == pytest.approx(direct.p_noise, rel=1e-9, abs=1e-12)
-        assert fast[3][row] == pytest.approx(direct.offset, rel=1e-9, abs=1e-12)
+        # the closed-form offset against Brent's search (xtol 1.48e-8), whose error the noise power does not feel
+        assert fast[3][row] == pytest.approx(direct.offset, rel=1e-6, abs=1e-7)
 
 
 def test_direct_fit_follows_the_definition_step_by_step():
@@ -153,9 +154,9 @@ def tiny_ref(tmp_path):
     (lambda f: f.assign(value=np.where(np.arange(len(f)) == 0, np.inf, f["value"])),
      "submission.parquet, row 1, column 'value': inf is not a finite number"),
     (lambda f: f.assign(value=["x" if i == 2 else "0.5" for i in range(len(f))]),
-     "submission.parquet, row 3, column 'value': 'x' is not a finite number"),
-    (lambda f: f.rename(columns={"value": "mv"}), "submission.parquet: the columns must be id, value (missing: ['value']; "
-                                                  "unexpected: ['mv'])"),
+     "submission.parquet, row 3, column 'value': 'x' is not a number"),
+    (lambda f: f.rename(columns={"value": "mv"}), "submission.parquet: no column 'value' (the columns are id, mv; id "
+                                                  "and value are needed)"),
 ])
 def test_malformed_submissions_are_refused(tiny_ref, change, message):
     ids, run = tiny_ref
