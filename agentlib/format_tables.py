@@ -156,7 +156,7 @@ def scorer_function(home: Path, hook: dict):
 def run_column_hook(home: Path, hook: dict, frame: pd.DataFrame, column: str, name: str) -> None:
     if hook["check"] == "label_sets":  # the count of labels is public: the rows of the public labels file
         count = len(pd.read_csv(home / hook["labels"]))
-        scorer_function(home, hook)(frame[column].astype(str).tolist(), count, name=name, column=column)
+        scorer_function(home, hook)(frame[column].astype(str).tolist(), count)
 
 
 def run_text_hooks(home: Path, text: str, hooks: list[dict]) -> None:

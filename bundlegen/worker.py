@@ -126,6 +126,7 @@ class Bundle:
         for i, phase in enumerate(phases):
             if not isinstance(phase, dict):
                 raise WorkerError(f"{where}: phases[{i}] must be a mapping, not {type(phase).__name__}")
+        phases = in_index_order(phases)
         if not 0 <= phase_index < len(phases):
             raise WorkerError(f"{self.path.name}: no phase {phase_index} (the bundle has {len(phases)}: "
                               + ", ".join(f"{i} = {p.get('name')!r}" for i, p in enumerate(phases)) + ")")
@@ -159,6 +160,15 @@ class Bundle:
                 raise WorkerError(f"{where}: tasks[{i}].{name} must be a file of the bundle (or a dataset key), "
                                   f"got {value!r:.80}")
         return phase, task
+
+
+def in_index_order(phases: list[dict]) -> list[dict]:
+    """Phases as Codabench numbers them: sorted by their `index` when every phase has an integer one (its unpacker
+    sorts before anything else), else in the order listed."""
+    indexes = [phase.get("index") for phase in phases]
+    if all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+        return [phase for _, phase in sorted(zip(indexes, phases), key=lambda pair: pair[0])]
+    return phases
 
 
 def program_command(program_dir: Path, job_root: Path) -> list[str]:

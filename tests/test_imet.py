@@ -46,7 +46,7 @@ def test_micro_f1_equals_a_direct_computation(seed):
     n, rows = int(rng.integers(5, 60)), int(rng.integers(1, 80))
     truth = random_sets(rng, rows, n, empty_share=[0.0, 0.3, 1.0][seed % 3])
     predicted = random_sets(rng, rows, n, empty_share=[0.2, 1.0, 0.5, 0.0][seed % 4])
-    as_labels = lambda sets: metric.parse_labels([" ".join(map(str, s)) for s in sets], n, name="t")  # noqa: E731
+    as_labels = lambda sets: metric.parse_labels([" ".join(map(str, s)) for s in sets], n)  # noqa: E731
     counts = metric.micro_counts(as_labels(truth), as_labels(predicted))
     assert counts.f1 == pytest.approx(reference_micro_f1(truth, predicted), abs=1e-12)
     dense = lambda sets: np.array([[k in s for k in range(n)] for s in sets], dtype=int)  # noqa: E731
@@ -56,14 +56,14 @@ def test_micro_f1_equals_a_direct_computation(seed):
 
 
 def test_all_empty_predictions_score_zero_and_perfect_ones_score_one():
-    truth = metric.parse_labels(["1 4", "2"], 5, name="t")
-    empty = metric.parse_labels(["", " "], 5, name="s")
+    truth = metric.parse_labels(["1 4", "2"], 5)
+    empty = metric.parse_labels(["", " "], 5)
     assert metric.micro_counts(truth, empty).f1 == 0.0
     assert metric.micro_counts(truth, truth).f1 == 1.0
 
 
 def test_repeated_attribute_in_a_row_counts_once():
-    parsed = metric.parse_labels(["3 3 1", "9 9 nan nan"], 5, name="s.csv")
+    parsed = metric.parse_labels(["3 3 1", "9 9 nan nan"], 5)
     assert parsed.keys.tolist() == [1, 3] and parsed.unmatched == 2
 
 
@@ -98,11 +98,7 @@ def test_valid_submission_with_an_empty_row(scored_dirs):
     ("id,attribute_ids\naa,0\nbb,4\n", "submission.csv: 1 test id(s) have no row: 'cc'"),
     ("id,attribute_ids\naa,0\nbb,4\ncc,2\ndd,1\n", "submission.csv, line 5, column 'id': unknown id 'dd'"),
     ("id,attribute_ids\naa,0\nbb,4\naa,1\ncc,2\n", "submission.csv, line 4, column 'id': id 'aa' appears again"),
-    ("id,attribute_ids\naa,0\nbb,4.0\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': '4.0' is not an attribute id"),
-    ("id,attribute_ids\naa,0\nbb,+1\ncc,2\n", "submission.csv, line 3, column 'attribute_ids': '+1' is not an attribute id"),
-    ("id,attribute_ids\naa,0\n\nbb,x\ncc,2\n", "submission.csv, line 4, column 'attribute_ids': 'x' is not an attribute id"),
     ("id,attribute_ids\naa,0\nbb,4,7\ncc,2\n", "submission.csv, line 3: 3 fields, the header has 2"),
-    ("id,attribute_ids\naa,0;1\nbb,4\ncc,2\n", "submission.csv, line 2, column 'attribute_ids': '0;1' is not an attribute id"),
     ("id,attributes\naa,0\n", "submission.csv, line 1: missing column(s) 'attribute_ids'; found 'id', 'attributes'"),
     ("id,attribute_ids\naa,0\nbb,4\n\n\naa,1\ncc,2\n", "submission.csv, line 6, column 'id': id 'aa' appears again "
                                                        "(first on line 2)"),

@@ -182,3 +182,18 @@ def test_run_prints_the_work_folder_first_then_a_heartbeat_with_the_last_output(
     assert root.parent.name == "codabench-runs" and root.name.startswith("tabular-baseline-phase0-")
     beats = [line for line in said if line.strip().startswith("prediction job: ") and " s of " in line]
     assert any("last output: hello-from-participant" in line for line in beats), said
+
+
+def test_phases_are_numbered_by_their_index_as_codabench_numbers_them(bundle, tmp_path):
+    """Codabench's unpacker sorts the phases by `index` first: a bundle listing Final before Development still has
+    Development as phase 0."""
+    from bundlegen.worker import Bundle
+    from conftest import rewrite_bundle
+
+    def reverse(competition: dict) -> None:
+        competition["phases"].reverse()
+
+    listed = rewrite_bundle(bundle, tmp_path / "reversed.zip", edit_yaml=reverse)
+    names = [phase["name"] for phase in Bundle(listed).competition["phases"]]
+    assert names[0] != "Development"  # listed out of order
+    assert [Bundle(listed).phase_and_task(i)[0]["name"] for i in range(len(names))] == names[::-1]

@@ -1,9 +1,10 @@
 """Micro-averaged F1 over all (image, attribute) pairs: 2·TP / (2·TP + FP + FN), the iMet 2020 metric.
 
 Labels are compared as Kaggle's metric compares them: space-separated tokens, as text. A token that spells an
-attribute id (0..N-1, written plainly) is that attribute; any other whole number or NA spelling ('-1', '3474',
-'007', 'nan') names no attribute, so it can only be a false positive, and is counted as one. Pairs are encoded as
-row · n_attributes + attribute, so one sorted search counts every true positive at once; nothing dense is built.
+attribute id (0..N-1, written plainly) is that attribute; any other token ('-1', '3474', '007', '4.0', 'nan', 'x')
+names no attribute, so it can only be a false positive, and is counted as one (Kaggle's metric refuses none of
+them). Pairs are encoded as row · n_attributes + attribute, so one sorted search counts every true positive at once;
+nothing dense is built.
 """
 from __future__ import annotations
 
@@ -14,14 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from programlib import SubmissionError
-
 # Every token a plain attribute id below 10^9 (the common case, checked in one pass over the joined text).
 PLAIN_IDS = re.compile(r"(?:(?:0|[1-9][0-9]{0,8})(?: |\Z))*", re.ASCII)
-WHOLE_NUMBER = re.compile(r"-?[0-9]+", re.ASCII)
-# What pandas reads as missing: Kaggle's metric sees such a token as a label no image has (a false positive).
-NA_SPELLINGS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                          "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+PLAIN_ID = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 
 
 @dataclass
@@ -53,12 +49,10 @@ class Labels:
     unmatched: int = 0
 
 
-def parse_labels(cells: Sequence[str], n_attributes: int, *, rows: np.ndarray | None = None, name: str,
-                 lines: Sequence[int] | None = None, column: str = "attribute_ids") -> Labels:
+def parse_labels(cells: Sequence[str], n_attributes: int, *, rows: np.ndarray | None = None) -> Labels:
     """Cells in file order ('12 7 300', '' for an empty prediction); `rows[i]` is the image of cell i (default i).
 
-    A repeated token in a cell counts once. A token that is not a whole number (nor an NA spelling) is refused
-    with the file, line and column; `lines[i]` is the file line of cell i (default i + 2, after the header).
+    A repeated token in a cell counts once. Nothing is refused: a token naming no attribute is a false positive.
     """
     rows = np.arange(len(cells), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     tokens = [cell.split() for cell in cells]
@@ -68,7 +62,7 @@ def parse_labels(cells: Sequence[str], n_attributes: int, *, rows: np.ndarray | 
         values = np.array(flat, dtype=np.int64) if flat else np.empty(0, dtype=np.int64)
         unmatched_at = np.flatnonzero(values >= n_attributes)
     else:
-        values, unmatched_at = _classify(tokens, n_attributes, name, lines, column)
+        values, unmatched_at = _classify(flat, n_attributes)
     owner = np.repeat(rows, lengths)
     unmatched = len({(int(owner[i]), flat[i]) for i in unmatched_at})  # as text: '007' and '7' differ, as on Kaggle
     known = np.ones(len(flat), dtype=bool)
@@ -76,25 +70,16 @@ def parse_labels(cells: Sequence[str], n_attributes: int, *, rows: np.ndarray | 
     return Labels(np.unique(owner[known] * n_attributes + values[known]), unmatched)
 
 
-def _classify(tokens: list[list[str]], n_attributes: int, name: str, lines, column: str):
-    """The slow path, token by token: values (-1 where no attribute) and the positions naming no attribute."""
-    values, unmatched_at, position = [], [], 0
-    for row, cell in enumerate(tokens):
-        for token in cell:
-            if WHOLE_NUMBER.fullmatch(token):
-                value = int(token)
-                plain = str(value) == token and 0 <= value < n_attributes
-            elif token in NA_SPELLINGS:
-                value, plain = -1, False
-            else:
-                line = lines[row] if lines is not None else row + 2
-                raise SubmissionError(f"{name}, line {line}, column '{column}': {token!r} is not an attribute id "
-                                      f"(whole numbers separated by spaces; the ids are 0 to {n_attributes - 1})")
-            values.append(value if plain else 0)
-            if not plain:
-                unmatched_at.append(position)
-            position += 1
-    return np.array(values, dtype=np.int64), np.array(unmatched_at, dtype=np.int64)
+def _classify(flat: list[str], n_attributes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The slow path, token by token: values (0 where no attribute) and the positions naming no attribute."""
+    values = np.zeros(len(flat), dtype=np.int64)
+    unmatched_at = []
+    for position, token in enumerate(flat):
+        if PLAIN_ID.fullmatch(token) and int(token) < n_attributes:
+            values[position] = int(token)
+        else:
+            unmatched_at.append(position)
+    return values, np.array(unmatched_at, dtype=np.int64)
 
 
 def true_positives(truth: Labels, predicted: Labels) -> np.ndarray:

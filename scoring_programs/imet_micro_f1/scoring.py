@@ -39,9 +39,9 @@ def read(reference_dir: Path, result_dir: Path) -> tuple[int, np.ndarray, Table,
 
 def match(answers: Table, submission: Table, n_attributes: int) -> tuple[Labels, Labels]:
     """Both tables as (image, attribute) pairs, the submission's rows put on the answers' images."""
-    truth = parse_labels(answers.labels, n_attributes, name="test_labels.csv", lines=answers.lines)
+    truth = parse_labels(answers.labels, n_attributes)
     rows = match_ids(submission, answers.ids, name=SUBMISSION)
-    return truth, parse_labels(submission.labels, n_attributes, rows=rows, name=SUBMISSION, lines=submission.lines)
+    return truth, parse_labels(submission.labels, n_attributes, rows=rows)
 
 
 def compute(truth: Labels, predicted: Labels, n_attributes: int, groups: np.ndarray) -> dict:
