@@ -101,18 +101,33 @@ def check_ids(frame: pd.DataFrame, id_column: str, expected: Sequence[str], *, n
 
 def parse_numbers(frame: pd.DataFrame, column: str, *, name: str, low: float | None = None,
                   high: float | None = None) -> np.ndarray:
-    """Parse a text column (in file order) as finite floats within [low, high]."""
-    values = np.empty(len(frame), dtype=np.float64)
-    for row, cell in enumerate(frame[column].astype(str)):
-        text = str(cell)  # pandas' string dtype keeps a missing value (a parquet NaN) as a float
-        where = f"{name}, line {line_of(row)}, column '{column}'"
-        try:
-            value = float(text.strip())
-        except ValueError:
-            raise SubmissionError(f"{where}: {text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise SubmissionError(f"{where}: {text!r} is not a finite number")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise SubmissionError(f"{where}: {value!r} is outside [{low}, {high}]")
-        values[row] = value
+    """Parse a column (in file order) as finite floats within [low, high]: text cell by cell; a numeric column
+    (parquet) at once, cell by cell only to word its first problem."""
+    cells = frame[column]
+    rows = range(len(frame))
+    if pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells):
+        values = cells.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(values) | (values < (-np.inf if low is None else low)) | (values > (np.inf if high is None
+                                                                                                 else high))
+        if not bad.any():
+            return values
+        rows = [int(bad.argmax())]
+    else:
+        cells, values = cells.astype(str), np.empty(len(frame), dtype=np.float64)
+    for row in rows:
+        values[row] = parse_cell(str(cells.iloc[row]), f"{name}, line {line_of(row)}, column '{column}'", low, high)
     return values
+
+
+def parse_cell(text: str, where: str, low: float | None, high: float | None) -> float:
+    """`text` (a cell, or str() of a missing one: 'nan') as a finite float within [low, high]."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise SubmissionError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SubmissionError(f"{where}: {text!r} is not a finite number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise SubmissionError(f"{where}: {value!r} is outside [{low}, {high}]")
+    return value

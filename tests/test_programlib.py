@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from programlib import SubmissionError
@@ -192,3 +193,15 @@ def test_read_json_turns_a_bad_file_into_the_participants_error(tmp_path):
         path.write_bytes(content)
         with pytest.raises(SubmissionError, match=rf"^metrics\.json is not valid JSON: {kind}: "):
             read_json(path)
+
+
+@pytest.mark.parametrize("bad,said", [(np.nan, "'nan' is not a finite number"), (np.inf, "'inf' is not a finite number"),
+                                      (5.0, "5.0 is outside [-1, 1]")])
+def test_a_numeric_column_is_parsed_at_once_and_its_first_problem_named(bad, said):
+    """A parquet column is numbers already: checked in one pass, its first bad cell worded as a text cell's."""
+    values = np.linspace(-1, 1, 100_000)
+    assert parse_numbers(pd.DataFrame({"v": values}), "v", name="s.parquet", low=-1, high=1).tolist() == values.tolist()
+    values[[70_000, 80_000]] = bad
+    with pytest.raises(SubmissionError) as caught:
+        parse_numbers(pd.DataFrame({"v": values}), "v", name="s.parquet", low=-1, high=1)
+    assert str(caught.value) == f"s.parquet, line 70002, column 'v': {said}"
