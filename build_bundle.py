@@ -271,8 +271,15 @@ def runs_dir_in_use(runs_dir: Path) -> str | None:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True,
               help="Runs, their artifacts, the data cache and the server's state (SQLite).")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once across all runs [default: cores].")
+@click.option("--resume", is_flag=True, help="At start, run again the tasks a previous server left unfinished.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), help="Where jobs run: local subprocesses, or Ray "
+              "tasks on a cluster (docs/ray.md) [default: local, or MLEB_EXECUTOR].")
+@click.option("--ray-address", help="The Ray cluster's head (HOST:PORT) [default: MLEB_RAY_ADDRESS, or a "
+              "one-node cluster of this machine].")
+@click.option("--ray-storage", type=click.Choice(["shared", "object"]), help="How bundles, submissions and "
+              "artifacts reach the nodes: the runs folder on shared storage, or Ray's object store [default: shared].")
 @NO_SANDBOX
-def serve(host, port, runs_dir, workers, no_sandbox) -> None:
+def serve(host, port, runs_dir, workers, resume, executor, ray_address, ray_storage, no_sandbox) -> None:
     """Start the benchmark server (FastAPI): POST /runs runs prepare → submission → grading for a set of tasks."""
     import os
 
@@ -296,10 +303,15 @@ def serve(host, port, runs_dir, workers, no_sandbox) -> None:
     settings.runs_dir = runs_dir
     if workers:
         settings.workers = workers
+    for name, value in {"resume": resume or None, "executor": executor, "ray_address": ray_address,
+                        "ray_storage": ray_storage}.items():
+        if value is not None:  # given on the command line: over MLEB_* variables
+            setattr(settings, name, value)
     if host not in LOOPBACK and not settings.token:
         fail(f"--host {host} is reachable from other machines: set MLEB_SERVER_TOKEN to a secret first; "
              f"every request must then send 'Authorization: Bearer <token>'")
-    click.echo(f"runs in {runs_dir.resolve()}, {settings.workers} worker(s); pid {os.getpid()}")
+    click.echo(f"runs in {runs_dir.resolve()}, {settings.workers} worker(s), executor {settings.executor}; "
+               f"pid {os.getpid()}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

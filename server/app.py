@@ -1,15 +1,17 @@
 """The benchmark server: run prepare → submission → grading for any set of tasks over HTTP.
 
     python3 build_bundle.py serve [--host 127.0.0.1] [--port 8000] [--runs-dir runs] [--workers N]
+                                  [--resume] [--executor local|ray --ray-address HEAD:6379]
     uvicorn server.app:app        (settings from MLEB_RUNS_DIR, MLEB_WORKERS, MLEB_SERVER_TOKEN, ...)
 
 Every error is JSON: {"error": "...", "details": [...]}. With MLEB_SERVER_TOKEN set, every request
-needs `Authorization: Bearer <token>`.
+needs `Authorization: Bearer <token>` (the web pages: their login cookie, server/web/session.py).
 
 The endpoints are in server/routes/ (meta: /health /competitions /docs; runs; uploads; artifacts; agents:
-/agents /leaderboard); they reach
-the settings, store, scheduler, task catalogue and runs folder through server/deps.py's dependencies, which
-read what create_app and its lifespan keep on app.state.
+/agents /leaderboard) and the web pages in server/web/ (/ui/...); they reach the settings, store, scheduler,
+task catalogue and runs folder through server/deps.py's dependencies, which read what create_app and its lifespan
+keep on app.state. The scheduler runs each task's job through an executor (server/executors/: the local pool, or
+a Ray cluster).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from bundlegen.project import Project
 from . import errors
 from .catalogue import TaskCatalogue
 from .errors import ApiError
+from .executors import make_executor
 from .routes import agents, artifacts, meta, runs, uploads
 from .routes.artifacts import open_artifact, stream_fd
 from .routes.meta import DOCS_ASSETS
@@ -33,6 +36,7 @@ from .routes.uploads import check_upload
 from .scheduler import Scheduler, kill_orphans
 from .settings import DEFAULT_MAX_UPLOAD_MB, Settings
 from .store import Store
+from .web import pages as web
 
 __all__ = ["ApiError", "DEFAULT_MAX_UPLOAD_MB", "RunRequest", "Settings", "TaskCatalogue", "app", "check_upload",
            "create_app", "new_run_id", "open_artifact", "progress", "stream_fd"]
@@ -51,8 +55,11 @@ async def lifespan(app: FastAPI):
     orphans = kill_orphans(runs_dir)  # job processes of a server that died under them
     store = Store(runs_dir / "state.sqlite")
     interrupted = store.mark_interrupted()  # a previous server's unfinished runs: kept, resumable
-    scheduler = Scheduler(store, runs_dir, app.state.project.root, settings.workers, settings.job_time_limit)
+    scheduler = Scheduler(store, runs_dir, app.state.project.root, settings.workers, settings.job_time_limit,
+                          make_executor(settings, runs_dir))
     scheduler.start()
+    if settings.resume:  # `serve --resume`: what the previous server left unfinished runs again
+        scheduler.resume(interrupted)
     app.state.store, app.state.scheduler = store, scheduler
     app.state.interrupted, app.state.orphans = interrupted, orphans
     yield
@@ -69,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /docs from Swagger UI's files installed with the server (swagger-ui-bundle), not a CDN: it works offline
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
     errors.install(app)
-    for module in (meta, uploads, runs, artifacts, agents):
+    for module in (meta, uploads, runs, artifacts, agents, web):  # web: the pages under /ui (server/web/)
         app.include_router(module.router)
     return app
 

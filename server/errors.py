@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .disk import disk_full
+from .web import session
 
 
 class ApiError(Exception):
@@ -45,9 +46,10 @@ async def invalid_request(_request: Request, error: RequestValidationError):
 
 async def require_token(request: Request, call_next):
     token = request.app.state.settings.token
-    if token and not secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
-        return JSONResponse({"error": "missing or wrong bearer token (Authorization: Bearer ...)",
-                             "details": []}, status_code=401)
+    if token and not (secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}")
+                      or session.admits(request, token)):  # the web pages' login cookie (server/web/session.py)
+        return session.login_redirect(request) or JSONResponse(  # a page: to the login form
+            {"error": "missing or wrong bearer token (Authorization: Bearer ...)", "details": []}, status_code=401)
     return await call_next(request)
 
 

@@ -1,62 +1,37 @@
 """A bounded pool that runs the tasks of every run, one job process per task, in submission order.
 
-At most `workers` tasks run at once across all runs; more wait in a FIFO queue. Cancelling a run
-skips its queued tasks and kills its running job processes (the whole tree, participant code included).
+At most `workers` tasks run at once across all runs; more wait in a FIFO queue. How each job process is started
+and waited for is the executor's (server/executors/: a local subprocess, or a Ray task on a cluster). Cancelling a
+run skips its queued tasks and kills its running job processes (the whole tree, participant code included).
 A worker thread never dies of an error (a full disk, say): the task fails with the error's message, and a
 result the state database would not take is kept in memory and stored again every few seconds.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
 import shutil
 import signal
 import sqlite3
-import sys
 import threading
 import time
 import traceback
 import uuid
 from pathlib import Path
 
-from programlib.cgroups import JobCgroup
-from programlib.runner import CGROUP_LABEL, run_process
+from programlib.runner import CGROUP_LABEL
 
 from .disk import DISK_FULL, FREED, disk_full, free_space, why
 from .entries import entry_seed, entry_task
+from .executors import Executor, JobOutcome, JobRequest
+from .executors.local import CODE_ROOT, LocalExecutor, cgroup_label, remove_job_cgroups, warn
 from .job import RESULT, SPEC
 from .store import Store
 
-CODE_ROOT = Path(__file__).resolve().parents[1]  # where bundlegen/, programlib/ and server/ live
 STOP = object()
 JOB_MARKER = "MLEB_SERVER_JOB_OF"
 RETRY_SECONDS = 2.0  # how often an idle worker tries again to store what the state database refused
-# A stopped job unwinds (the worker stops ingestion, which empties the participant's cgroup): time for that chain.
-JOB_GRACE_SECONDS = 15.0
-
-
-def warn(message: str) -> None:
-    print(f"scheduler: {message}", file=sys.stderr, flush=True)
-
-
-def cgroup_label(runs_dir: Path) -> str:
-    """The start of the cgroup names of this runs folder's jobs (see remove_job_cgroups)."""
-    return "job-" + hashlib.sha256(str(runs_dir).encode()).hexdigest()[:8]
-
-
-def remove_job_cgroups(label: str) -> list[int]:
-    """Kill what is left in the participants' cgroups of a job (or of every job, given cgroup_label(...)):
-    a job process killed before its ingestion program emptied them leaves them behind."""
-    killed = []
-    for group in JobCgroup.labelled(label):
-        try:
-            killed += group.pids()
-            group.remove()
-        except OSError as error:
-            warn(f"could not empty the cgroup {group.name}: {error}")
-    return killed
 
 
 def kill_orphans(runs_dir: Path) -> list[int]:
@@ -76,9 +51,11 @@ def kill_orphans(runs_dir: Path) -> list[int]:
 
 
 class Scheduler:
-    def __init__(self, store: Store, runs_dir: Path, project_root: Path, workers: int, job_time_limit: float):
+    def __init__(self, store: Store, runs_dir: Path, project_root: Path, workers: int, job_time_limit: float,
+                 executor: Executor | None = None):
         self.store, self.runs_dir, self.project_root = store, runs_dir, project_root
         self.workers, self.job_time_limit = workers, job_time_limit
+        self.executor = executor or LocalExecutor()  # how a job process is started and waited for
         self.queue: queue.Queue = queue.Queue()
         self.cancelled: dict[str, threading.Event] = {}
         self.running = 0
@@ -90,6 +67,7 @@ class Scheduler:
                          for i in range(workers)]
 
     def start(self) -> None:
+        self.executor.start()
         for thread in self._threads:
             thread.start()
 
@@ -106,11 +84,17 @@ class Scheduler:
             self.queue.put(STOP)
         for thread in self._threads:
             thread.join(timeout=15)
+        self.executor.close()
 
     def submit(self, run_id: str, tasks: list[str]) -> None:
         self.cancelled.setdefault(run_id, threading.Event()).clear()
         for task in tasks:
             self.queue.put((run_id, task))
+
+    def resume(self, run_ids: list[str]) -> None:
+        """Queue again the tasks that did not end of these (interrupted) runs."""
+        for run_id in run_ids:
+            self.submit(run_id, self.store.requeue_unfinished(run_id))
 
     def cancel(self, run_id: str) -> None:
         self.cancelled.setdefault(run_id, threading.Event()).set()
@@ -119,8 +103,8 @@ class Scheduler:
 
     def load(self) -> dict:
         with self._lock:
-            return {"workers": self.workers, "running": self.running, "queued": self.queue.qsize(),
-                    "unsaved": len(self.unsaved) + len(self.unsettled)}
+            return {"workers": self.workers, "executor": self.executor.name, "running": self.running,
+                    "queued": self.queue.qsize(), "unsaved": len(self.unsaved) + len(self.unsettled)}
 
     # --- the worker threads ------------------------------------------------------------------------
 
@@ -196,34 +180,43 @@ class Scheduler:
             "agent_time_limit": spec.get("agent_time_limit"),
             "cache_dir": str(self.runs_dir / "cache"), "bundles_dir": str(self.runs_dir / "bundles")}, indent=2))
         self.store.start_task(run_id, task)
+        outcome = self.executor.run(self._job_request(run_id, task, task_dir))
+        if outcome.left:
+            warn(f"{run_id}/{task}: killed {len(outcome.left)} process(es) the job left in its participants' cgroups")
+        self._job_ended(run_id, task, task_dir, outcome)
+
+    def _job_request(self, run_id: str, task: str, task_dir: Path) -> JobRequest:
         # trusted: the job is our own program; the participant's code gets only allowed_environment() (runner.py)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])))
-        env[JOB_MARKER] = str(self.runs_dir)  # inherited by everything the job starts: found again after a crash
-        env[CGROUP_LABEL] = label = f"{cgroup_label(self.runs_dir)}-{uuid.uuid4().hex[:12]}"
+        ours = {"PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
+                JOB_MARKER: str(self.runs_dir),  # inherited by everything the job starts: found again after a crash
+                CGROUP_LABEL: f"{cgroup_label(self.runs_dir)}-{uuid.uuid4().hex[:12]}"}
+        env = dict(os.environ, **ours)
         # Jobs share the cores: OpenMP programs that each take all of them spin against each other (8× slower).
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.workers)))
-        process = run_process([sys.executable, "-m", "server.job", str(task_dir)], cwd=CODE_ROOT, env=env,
-                              stdout_path=task_dir / "job.log", stderr_path=task_dir / "job.err",
-                              time_limit=self.job_time_limit, stop=self.cancelled[run_id], grace=JOB_GRACE_SECONDS)
-        left = remove_job_cgroups(label)
-        if left:
-            warn(f"{run_id}/{task}: killed {len(left)} process(es) the job left in its participants' cgroups")
+        return JobRequest(run_id=run_id, task=task, task_dir=task_dir, env=env, job_env=ours,
+                          label=ours[CGROUP_LABEL], time_limit=self.job_time_limit, stop=self.cancelled[run_id])
+
+    def _job_ended(self, run_id: str, task: str, task_dir: Path, outcome: JobOutcome) -> None:
         result_path = task_dir / RESULT
-        if process.stopped and self.shutting_down:
+        if outcome.stopped and self.shutting_down:
             self._finish(run_id, task, "interrupted", {"error": "the server stopped", "valid": False})
-        elif process.stopped:
+        elif outcome.stopped:
             self._finish(run_id, task, "cancelled", {"error": "cancelled on request", "valid": False})
-        elif process.timed_out:
+        elif outcome.timed_out:
             self._finish(run_id, task, "failed", {"error": f"the task's job did not finish within "
                                                            f"{self.job_time_limit:g} s", "valid": False})
+        elif outcome.error:
+            self._finish(run_id, task, "failed", {"error": outcome.error, "valid": False, "node": outcome.node})
         elif result_path.is_file():
             result = json.loads(result_path.read_text())
+            if outcome.node:
+                result["node"] = outcome.node
             self._finish(run_id, task, result["status"], result)
         else:
             errors = task_dir / "job.err"
             tail = errors.read_text(errors="replace")[-2000:] if errors.is_file() else ""
             self._finish(run_id, task, "failed", {
-                "error": f"the task's job process ended with code {process.exit_code} and no result" +
+                "error": f"the task's job process ended with code {outcome.exit_code} and no result" +
                          (f":\n{tail}" if tail else ""), "valid": False})
 
     def _settle(self, run_id: str) -> None:

@@ -18,6 +18,14 @@ class Settings:
     project_root: Path = field(default_factory=lambda: Project().root)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024**2
     job_time_limit: float = 3600.0
+    resume: bool = False  # at start-up, run again what a previous server left unfinished (MLEB_RESUME=1)
+    executor: str = "local"  # local: subprocesses of the server; ray: Ray tasks on a cluster (docs/ray.md)
+    ray_address: str | None = None  # e.g. 10.0.0.1:6379; None: ray.init's own choice (RAY_ADDRESS, or a local one)
+    ray_storage: str = "shared"  # shared: the runs folder is on storage every node mounts; object: Ray's object store
+    ray_runs_path: str | None = None  # where the nodes mount the runs folder (shared); default: the same path
+    ray_scratch: str | None = None  # each node's own folder for jobs' work (and, with object, its data cache)
+    ray_max_retries: int = 2  # a job whose node dies is run again elsewhere this many times, then fails
+    ray_gpu_resource: str = "GPU"  # the Ray resource a GPU job asks for: GPU, or a custom one (e.g. gpu_node)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -31,4 +39,12 @@ class Settings:
             settings.max_upload_bytes = int(float(env["MLEB_MAX_UPLOAD_MB"]) * 1024**2)
         if env.get("MLEB_JOB_TIME_LIMIT"):
             settings.job_time_limit = float(env["MLEB_JOB_TIME_LIMIT"])
+        settings.resume = env.get("MLEB_RESUME") == "1"
+        for name, kind in EXECUTOR_VARIABLES.items():  # MLEB_EXECUTOR, MLEB_RAY_ADDRESS, ...
+            if env.get(f"MLEB_{name.upper()}"):
+                setattr(settings, name, kind(env[f"MLEB_{name.upper()}"]))
         return settings
+
+
+EXECUTOR_VARIABLES = {"executor": str, "ray_address": str, "ray_storage": str, "ray_runs_path": str,
+                      "ray_scratch": str, "ray_max_retries": int, "ray_gpu_resource": str}

@@ -50,6 +50,12 @@ class Store:
         self._keeper = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL; no transaction kept
 
+    def data_version(self) -> int:
+        """Changes whenever a write has been committed since the last call (every write uses a connection of its
+        own, and SQLite counts other connections' commits): what the web pages' cache of runs() is keyed on."""
+        with self._lock:
+            return self._keeper.execute("PRAGMA data_version").fetchone()[0]
+
     def _connect(self) -> contextlib.closing:  # closed on leaving `with`, not left to the garbage collector
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row

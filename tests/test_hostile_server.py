@@ -159,10 +159,9 @@ def server(tmp_path_factory):
     host = tmp_path_factory.mktemp("hostile-host")
     (host / "canary.txt").write_bytes(CANARY)  # next to the runs folder: nothing may change it
     project = copy_project(tmp_path_factory.mktemp("hostile-project"), tasks=(TASK,)).root
-    running = Server(project, host / "runs", workers=2,
-                     env={"MLEB_SERVER_TOKEN": TOKEN, "AWS_SECRET_ACCESS_KEY": AWS_SECRET}).start()
-    yield running
-    running.stop()
+    with Server(project, host / "runs", workers=2,
+                env={"MLEB_SERVER_TOKEN": TOKEN, "AWS_SECRET_ACCESS_KEY": AWS_SECRET}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

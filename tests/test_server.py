@@ -61,6 +61,12 @@ class Server:
         token = self.env.get("MLEB_SERVER_TOKEN")
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)

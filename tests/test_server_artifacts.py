@@ -30,10 +30,9 @@ PRINTS_ENVIRON = ("import os, sys\nprint('ENVIRONMENT-FOLLOWS', flush=True)\n"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     project = copy_project(tmp_path_factory.mktemp("artifacts-project"), tasks=(TASK,)).root
-    running = Server(project, tmp_path_factory.mktemp("artifacts") / "runs", workers=2,
-                     env={"MLEB_SERVER_TOKEN": TOKEN}).start()
-    yield running
-    running.stop()
+    with Server(project, tmp_path_factory.mktemp("artifacts") / "runs", workers=2,
+                env={"MLEB_SERVER_TOKEN": TOKEN}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

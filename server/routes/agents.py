@@ -30,8 +30,12 @@ def describe(agent) -> dict:
 def get_leaderboard(store: StoreDep, catalogue: CatalogueDep, project: ProjectDep, competitions: str | None = None):
     """competitions: task ids separated by commas, or a split file (splits/lite.txt); default: every task an agent
     was graded on."""
-    chosen = None
-    if competitions:
-        names = competitions if competitions.endswith(".txt") else [c for c in competitions.split(",") if c]
-        chosen = resolve_competitions(names, catalogue, project.root)
-    return leaderboard(store.runs(), chosen)
+    return leaderboard(store.runs(), chosen_competitions(competitions, catalogue, project.root))
+
+
+def chosen_competitions(competitions: str | None, catalogue, root) -> list[str] | None:
+    """The leaderboard's `competitions` (also the web page's): a split file or task ids separated by commas."""
+    if not competitions:
+        return None
+    names = competitions if competitions.endswith(".txt") else [c for c in competitions.split(",") if c]
+    return resolve_competitions(names, catalogue, root)
