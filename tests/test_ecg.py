@@ -218,33 +218,37 @@ def test_training_labels_lie_on_the_drawn_traces(tiny_public):
         assert calibration["image_type"] == "0001" and np.allclose(calibration["homography"], np.eye(3))
 
 
-def test_clean_page_redigitized_with_the_true_calibration_scores_above_20_db():
-    """The generator's print is faithful: decoding a clean 200-dpi page at its true calibration recovers the signal."""
-    signals, layout = task_module("signals"), task_module("layout")
+def true_calibration_ratio(record: dict, fs: int, image: np.ndarray, calibration: dict, x_start: float) -> float:
+    """The record's SNR ratio when its clean page is decoded by the kit at the page's true calibration."""
     sys.path.insert(0, str(KIT))
     try:
         from ecg_kit.calibration import PageGeometry, ink
         from ecg_kit.decode import decode_page
     finally:
         sys.path.remove(str(KIT))
+    baselines = sorted({lead["baseline_y"] for lead in calibration["leads"]})
+    decoded = decode_page(ink(image), PageGeometry(0.0, calibration["px_per_mm"], baselines, x_start, "true"), fs)
+    p_signal = p_noise = 0.0
+    for lead in LEADS:
+        quarter = fs * 10 // 4
+        column = {"I": 0, "III": 0, "aVR": 1, "aVL": 1, "aVF": 1, "V1": 2, "V2": 2, "V3": 2}.get(lead, 3)
+        label = record["II"] if lead == "II" else record[lead][column * quarter:(column + 1) * quarter]
+        fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
+        p_signal, p_noise = p_signal + fit.p_signal, p_noise + fit.p_noise
+    return metric.ratio([p_signal], [p_noise])[0]
+
+
+def test_clean_page_redigitized_with_the_true_calibration_scores_above_20_db():
+    """The generator's print is faithful: decoding a clean 200-dpi page at its true calibration recovers the signal."""
+    signals, layout = task_module("signals"), task_module("layout")
     ratios = []
     for seed, fs in enumerate((250, 500, 1000, 256)):
         rng = np.random.default_rng(seed)
         record = signals.simulate(fs, rng)
         page = layout.random_page(200, rng)
         printed = layout.print_record(record, fs, page, rng)
-        baselines = sorted({lead["baseline_y"] for lead in printed.calibration["leads"]})
-        geometry = PageGeometry(0.0, printed.calibration["px_per_mm"], baselines,
-                                page.trace_start_mm * page.px_per_mm, "true")
-        decoded = decode_page(ink(printed.image), geometry, fs)
-        p_signal = p_noise = 0.0
-        for lead in LEADS:
-            quarter = fs * 10 // 4
-            column = {"I": 0, "III": 0, "aVR": 1, "aVL": 1, "aVF": 1, "V1": 2, "V2": 2, "V3": 2}.get(lead, 3)
-            label = record["II"] if lead == "II" else record[lead][column * quarter:(column + 1) * quarter]
-            fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
-            p_signal, p_noise = p_signal + fit.p_signal, p_noise + fit.p_noise
-        ratios.append(metric.ratio([p_signal], [p_noise])[0])
+        ratios.append(true_calibration_ratio(record, fs, printed.image, printed.calibration,
+                                             page.trace_start_mm * page.px_per_mm))
     assert metric.snr_db(np.array(ratios)) > 20.0
 
 

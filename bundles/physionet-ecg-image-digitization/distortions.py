@@ -44,13 +44,17 @@ def warp(sheet: Sheet, matrix: np.ndarray, size: tuple[int, int] | None = None, 
 
 # --- geometry ---------------------------------------------------------------------------------------
 
-def rotate(sheet: Sheet, rng, degrees: float) -> Sheet:
-    angle = np.deg2rad(rng.uniform(-degrees, degrees))
-    w, h = sheet.size
+def rotation(size: tuple[int, int], angle: float) -> np.ndarray:
+    """The homography of a rotation by `angle` radians about the centre of an image of `size`."""
+    w, h = size
     c, s = np.cos(angle), np.sin(angle)
     to_centre = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]])
     back = np.array([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]])
-    return warp(sheet, back @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ to_centre)
+    return back @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) @ to_centre
+
+
+def rotate(sheet: Sheet, rng, degrees: float) -> Sheet:
+    return warp(sheet, rotation(sheet.size, np.deg2rad(rng.uniform(-degrees, degrees))))
 
 
 def perspective(sheet: Sheet, rng, strength: float, fill=(236, 233, 226)) -> Sheet:

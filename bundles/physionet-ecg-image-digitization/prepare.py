@@ -11,10 +11,11 @@ test.csv, test/ and sample_submission.parquet, since a submission brings its own
 private/: solution.parquet (id, fs, value, and the id's parts: record, lead, row) and records.csv (id, image_type),
 for the scores per image type.
 
-Synthetic by default: signals.py, layout.py, distortions.py. With --raw-data DIR (the Kaggle download: train.csv,
-train/<id>/...) the records are split into train and test like MLE-bench: train_test_split(random_state=0) by record;
-a scale with `sample_raw: true` (tiny, small) first takes a seeded sample of n_train + n_test records, and tests on
-at most n_test of them (otherwise on 10%).
+Synthetic by default: signals.py, layout.py, distortions.py; the image types 0101 and 0102 (in a scale's
+`image_types`) are pages drawn like ECG-Image-Kit's: kit_page.py, kit_distortions.py. With --raw-data DIR (the
+Kaggle download: train.csv, train/<id>/...) the records are split into train and test like MLE-bench:
+train_test_split(random_state=0) by record; a scale with `sample_raw: true` (tiny, small) first takes a seeded sample
+of n_train + n_test records, and tests on at most n_test of them (otherwise on 10%).
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from .distortions import IMAGE_TYPES, Sheet, distort
+from .kit_distortions import KIT_TYPES, distort_kit
+from .kit_page import print_kit
 from .layout import ROWS, print_record, random_page
 from .signals import LEADS, SAMPLING_RATES, simulate
 
@@ -73,21 +76,36 @@ def yolo_lines(boxes, homography: np.ndarray, size: tuple[int, int]) -> list[str
     return lines
 
 
-def make_image(job: dict) -> None:
-    """Print one record, distort it as `image_type`, write the image (and for training images its labels)."""
-    rng = np.random.default_rng(job["seed"])
-    record = simulate(job["fs"], np.random.default_rng(job["record_seed"]))
-    printed = print_record(record, job["fs"], random_page(job["dpi"], rng), rng)
-    sheet = distort(Sheet(printed.image.astype(np.float32), printed.mask, np.eye(3)), job["image_type"], rng)
-    stem = Path(job["path"])
+def draw(record: dict[str, np.ndarray], fs: int, dpi: float, image_type: str, rng: np.random.Generator):
+    """Print one record and distort it as `image_type`: (the clean page's Printed, the final Sheet)."""
+    if image_type in KIT_TYPES:
+        printed = print_kit(record, fs, dpi, rng)
+        return printed, distort_kit(Sheet(printed.image.astype(np.float32), printed.mask, np.eye(3)), image_type, rng)
+    printed = print_record(record, fs, random_page(dpi, rng), rng)
+    return printed, distort(Sheet(printed.image.astype(np.float32), printed.mask, np.eye(3)), image_type, rng)
+
+
+def render_image(record: dict[str, np.ndarray], fs: int, dpi: float, image_type: str, seed, path: Path,
+                 labels: bool = False) -> None:
+    """Draw `record` as `image_type` and write `path`.png (ECG-Image-Kit's types in RGBA, as that tool writes them);
+    with `labels`, also its mask, YOLO boxes and calibration."""
+    printed, sheet = draw(record, fs, dpi, image_type, np.random.default_rng(seed))
+    stem = Path(path).with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.clip(sheet.image, 0, 255).astype(np.uint8)).save(stem.with_suffix(".png"), compress_level=6)
-    if job["labels"]:
+    image = Image.fromarray(np.clip(sheet.image, 0, 255).astype(np.uint8))
+    (image.convert("RGBA") if image_type in KIT_TYPES else image).save(stem.with_suffix(".png"), compress_level=6)
+    if labels:
         Image.fromarray(sheet.mask).save(stem.parent / f"{stem.name}_mask.png", compress_level=9)
         stem.with_suffix(".txt").write_text("\n".join(yolo_lines(printed.boxes, sheet.homography, sheet.size)) + "\n")
-        calibration = dict(printed.calibration, image_type=job["image_type"], image_size=list(sheet.size),
+        calibration = dict(printed.calibration, image_type=image_type, image_size=list(sheet.size),
                            homography=np.round(sheet.homography, 9).tolist())
         stem.with_suffix(".json").write_text(json.dumps(calibration, indent=1) + "\n")
+
+
+def make_image(job: dict) -> None:
+    """Print one record, distort it as `image_type`, write the image (and for training images its labels)."""
+    record = simulate(job["fs"], np.random.default_rng(job["record_seed"]))
+    render_image(record, job["fs"], job["dpi"], job["image_type"], job["seed"], Path(job["path"]), job["labels"])
 
 
 def run_jobs(jobs: list[dict]) -> None:
@@ -101,11 +119,20 @@ def run_jobs(jobs: list[dict]) -> None:
             make_image(job)
 
 
+def image_types(params: Mapping[str, Any]) -> list[str]:
+    """The scale's image types (`image_types`; by default the Kaggle set's nine), "0001" first."""
+    types = [str(t) for t in params.get("image_types", IMAGE_TYPES)]
+    unknown = [t for t in types if t not in IMAGE_TYPES and t not in KIT_TYPES]
+    if unknown or types[:1] != ["0001"]:
+        raise ValueError(f"image_types: unknown {unknown} or not starting with 0001: {types}")
+    return types
+
+
 def synthetic(out_dir: Path, params: dict, seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_train, n_test = int(params["n_train"]), int(params["n_test"])
     rates = [int(fs) for fs in params.get("sampling_rates", SAMPLING_RATES)]
-    types = list(IMAGE_TYPES)
+    types = image_types(params)
     train_types = int(params["train_image_types"])
     ids = rng.choice(np.arange(10_000, 100_000_000), size=n_train + n_test, replace=False)
     records = [{"id": int(record_id), "fs": int(rng.choice(rates)), "record_seed": [seed, int(record_id)]}

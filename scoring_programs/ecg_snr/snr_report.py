@@ -7,7 +7,7 @@ import pandas as pd
 from modified_snr import LEADS, ratio, snr_db
 from programlib.report import Report, new_figure
 
-IMAGE_TYPES = ("0001", "0003", "0004", "0005", "0006", "0009", "0010", "0011", "0012")
+IMAGE_TYPES = ("0001", "0003", "0004", "0005", "0006", "0009", "0010", "0011", "0012", "0101", "0102")
 WORST_SHOWN = 3
 
 
