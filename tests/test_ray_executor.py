@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("ray")
+import ray  # noqa: E402,F401  (the `ray` extra, which `make test` installs: missing, the tests fail, never skip)
+
+# One worker runs them in order: one loopback cluster at a time on the machine (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ray")
 
 from conftest import FIXTURES, copy_project, processes_with, write_zip  # noqa: E402
 from sdk.client import Client  # noqa: E402
@@ -28,6 +31,17 @@ from server.executors.local import JOB_GRACE_SECONDS  # noqa: E402
 from server.executors.ray_local import CLIENT_ENV, LocalRayCluster  # noqa: E402
 from test_server import SLOW_BASELINE, TINY, Server  # noqa: E402
 from test_server_faults import wait_for  # noqa: E402
+
+def command_lines(pids: list[str]) -> list[str]:
+    """What each process runs (for a failure's message)."""
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:300])
+        except OSError:
+            pass
+    return lines
+
 
 GPU_RESOURCE = "test_gpu"  # the custom resource a GPU job asks for here (MLEB_RAY_GPU_RESOURCE)
 # A tabular-baseline submission that works for a few seconds, then predicts 0.5 everywhere (ROC AUC 0.5).
@@ -221,7 +235,7 @@ def test_cancel_kills_the_remote_tree(project, cluster, tmp_path):
         # follows after JOB_GRACE_SECONDS + 10 s and the job then unwinds within its own grace (20 s of slack for
         # a loaded machine)
         wait_for(lambda: not processes_with(str(scratch)), 2 * JOB_GRACE_SECONDS + 10 + 20,
-                 "the job's tree still runs on the node")
+                 lambda: f"the job's tree still runs on the node: {command_lines(processes_with(str(scratch)))}")
         print(f"the remote tree ended {time.monotonic() - started:.1f} s after the cancel")
         run = client.get_run(run_id)
         assert run["status"] == "cancelled" and run["tasks"][0]["status"] == "cancelled"

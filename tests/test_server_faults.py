@@ -64,14 +64,15 @@ def artifact_bytes(sdk: Client, run_id: str, folder: Path) -> dict[str, bytes]:
             for name in sdk.list_artifacts(run_id)}
 
 
-def wait_for(condition, timeout: float, what: str):
+def wait_for(condition, timeout: float, what):
+    """`what`: the failure's words, or a function giving them (said at the moment of failing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
         time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s")
+    raise AssertionError(f"{what() if callable(what) else what}: not within {timeout} s")
 
 
 # --- 1. load: twenty mixed runs at once ---------------------------------------------------------------
