@@ -254,6 +254,42 @@ def test_clean_page_redigitized_with_the_true_calibration_scores_above_20_db():
 
 # --- the kit and the bundle ------------------------------------------------------------------------
 
+def kit_geometry(image: np.ndarray):
+    sys.path.insert(0, str(KIT))
+    try:
+        from ecg_kit.calibration import estimate_geometry
+    finally:
+        sys.path.remove(str(KIT))
+    return estimate_geometry(image, 8.0)[2]
+
+
+@pytest.mark.parametrize("dpi", [100, 200])
+def test_kit_reads_an_ecg_image_kit_page_grid_and_falling_edge(dpi):
+    """On a page drawn like ECG-Image-Kit's (1-px grid, no lead-in, black frame), the kit finds the 1-mm period at
+    any dpi (at 200 dpi the autocorrelation's first clear peak is 2 mm), the rows, and the trace start at the
+    pulse's falling edge (15 mm), not 8 mm after its left edge."""
+    signals, prepare = task_module("signals"), task_module("prepare")
+    record = signals.simulate(500, np.random.default_rng(3))
+    printed, sheet = prepare.draw(record, 500, dpi, "0101", np.random.default_rng(4))
+    geometry = kit_geometry(np.clip(sheet.image, 0, 255).astype(np.uint8)[..., :3])
+    px_per_mm = dpi / 25.4
+    assert geometry.source == "grid" and abs(geometry.px_per_mm / px_per_mm - 1) < 0.002
+    assert abs(geometry.x_start / px_per_mm - 15.0) < 0.4
+    assert np.allclose(np.array(geometry.baselines) / px_per_mm, [90.0, 125.9, 161.9, 194.9], atol=2.0)
+
+
+def test_kit_trace_start_after_our_pulse_lead_out():
+    """On the project's own clean page the pulse has a 1.5-mm flat lead-in and lead-out: the trace starts after it."""
+    signals, layout = task_module("signals"), task_module("layout")
+    rng = np.random.default_rng(5)
+    record = signals.simulate(500, rng)
+    page = layout.random_page(100, rng)
+    geometry = kit_geometry(layout.print_record(record, 500, page, rng).image)
+    assert abs(geometry.px_per_mm / page.px_per_mm - 1) < 0.002
+    assert abs(geometry.x_start - page.trace_start_mm * page.px_per_mm) < 0.5 * page.px_per_mm
+
+
+
 def test_kit_smoke_config_trains_and_writes_a_valid_submission(tiny_public, tiny_bundle, tmp_path):
     result = subprocess.run([sys.executable, "run.py", "--data-dir", str(tiny_public), "--output-dir",
                              str(tmp_path / "out"), "--config", "configs/smoke.yaml", "--weights",

@@ -43,7 +43,8 @@ def digitize_image(image: np.ndarray, fs: int, config: Config, model: TraceNet |
     page = maps.max(axis=0) if maps.ndim == 3 else maps  # the whole page's trace, for rotation and layout
     if config.rectify:
         image, page, *rows = rectify(image, page, *rows)
-    _, page, geometry = estimate_geometry(image, config.deskew_degrees, page)
+    # The geometry is read from the ink: the pulses, which the network is not trained to see, place the traces' start.
+    _, page, geometry = estimate_geometry(image, config.deskew_degrees, np.maximum(page, ink(image)) if rows else page)
     weights = np.stack([rotate_map(row, geometry.angle) for row in rows]) if rows else page
     return decode_page(weights, geometry, fs, config.amplitude_clip_mv)
 

@@ -12,6 +12,7 @@ from . import PAGE_MM
 
 MIN_PAGE_SHARE = 0.35  # of the image's area
 MIN_BORDER_SHARE = 0.03  # some background must show, or this is not a photo of a page
+MIN_FILL = 0.9  # of the quadrilateral found that the bright region must cover (a page seen whole)
 
 
 def page_corners(image: np.ndarray) -> np.ndarray | None:
@@ -29,6 +30,10 @@ def page_corners(image: np.ndarray) -> np.ndarray | None:
     s, d = xs + ys, xs - ys
     corners = np.array([[xs[np.argmin(s)], ys[np.argmin(s)]], [xs[np.argmax(d)], ys[np.argmax(d)]],
                         [xs[np.argmax(s)], ys[np.argmax(s)]], [xs[np.argmin(d)], ys[np.argmin(d)]]], dtype=np.float64)
+    x, y = corners[:, 0], corners[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    if bright.sum() < MIN_FILL * area:  # the bright region is not a page (shadows, wrinkles cut into it)
+        return None
     return (corners + 0.5) / small_scale
 
 
