@@ -28,6 +28,7 @@ from conftest import FIXTURES, copy_project, processes_with, write_zip  # noqa: 
 from sdk.client import Client  # noqa: E402
 from server.store import Store  # noqa: E402
 from server.executors.local import JOB_GRACE_SECONDS  # noqa: E402
+from server.executors.ray_executor import POLITE_CANCEL_SECONDS  # noqa: E402
 from server.executors.ray_local import CLIENT_ENV, LocalRayCluster  # noqa: E402
 from test_server import SLOW_BASELINE, TINY, Server  # noqa: E402
 from test_server_faults import wait_for  # noqa: E402
@@ -232,9 +233,9 @@ def test_cancel_kills_the_remote_tree(project, cluster, tmp_path):
         started = time.monotonic()
         assert client.cancel(run_id)["status"] == "cancelled"
         # by design: a polite cancel ends it within the job's grace; if the task ignores it, a forced cancel
-        # follows after JOB_GRACE_SECONDS + 10 s and the job then unwinds within its own grace (20 s of slack for
+        # follows after POLITE_CANCEL_SECONDS and the job then unwinds within its own grace (20 s of slack for
         # a loaded machine)
-        wait_for(lambda: not processes_with(str(scratch)), 2 * JOB_GRACE_SECONDS + 10 + 20,
+        wait_for(lambda: not processes_with(str(scratch)), POLITE_CANCEL_SECONDS + JOB_GRACE_SECONDS + 20,
                  lambda: f"the job's tree still runs on the node: {command_lines(processes_with(str(scratch)))}")
         print(f"the remote tree ended {time.monotonic() - started:.1f} s after the cancel")
         run = client.get_run(run_id)

@@ -10,7 +10,7 @@ and agent declare (resources.py), so a GPU job waits for a node that has one and
   bad submission, a failed build) is a result, never retried.
 - Cancel: ray.cancel raises KeyboardInterrupt in the Ray task, so run_process SIGTERMs the job, which stops what it
   started (the participant's sandbox and cgroup), then kills its tree; if that has not ended after the job's
-  grace, the worker is killed (force), and the kernel SIGTERMs the job (PR_SET_PDEATHSIG).
+  grace twice over, the worker is killed (force), and the kernel SIGTERMs the job (PR_SET_PDEATHSIG).
 - State: only in the server's SQLite store. A restarted server connects again; the jobs of the one that died
   died with it (Ray kills a dead driver's tasks); its runs are interrupted and resumable (`serve --resume`).
 """
@@ -29,6 +29,9 @@ from .ray_node import OUTPUTS, run_on_node
 from .resources import declared, ray_options
 
 POLL_SECONDS = 0.2
+# A polite cancel unwinds the job and then sweeps its node's participant cgroups; a forced one skips that sweep
+# (the worker dies), so it comes only once the polite one has had the job's grace twice over, and more.
+POLITE_CANCEL_SECONDS = 2 * JOB_GRACE_SECONDS + 15
 NAMESPACE = "mleb-server"
 
 
@@ -87,7 +90,7 @@ class RayExecutor:
         import ray
 
         ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: the job gets SIGTERM, then its tree is killed
-        if not ray.wait([ref], timeout=JOB_GRACE_SECONDS + 10)[0]:
+        if not ray.wait([ref], timeout=POLITE_CANCEL_SECONDS)[0]:
             ray.cancel(ref, force=True)  # the worker dies; the kernel sends the job SIGTERM (PR_SET_PDEATHSIG)
         return JobOutcome(stopped=True)
 
