@@ -25,7 +25,7 @@ import zipfile
 from ..job import NO_SANDBOX_VARIABLE, SPEC
 from . import JobOutcome, JobRequest
 from .local import JOB_GRACE_SECONDS, warn
-from .ray_node import OUTPUTS, run_on_node
+from .ray_node import CANCEL_MARK, OUTPUTS, run_on_node
 from .resources import declared, ray_options
 
 POLL_SECONDS = 0.2
@@ -74,6 +74,7 @@ class RayExecutor:
     def run(self, job: JobRequest) -> JobOutcome:
         import ray
 
+        (job.task_dir / CANCEL_MARK).unlink(missing_ok=True)  # a resumed task: an earlier cancel is over
         wanted = declared(json.loads((job.task_dir / SPEC).read_text()))
         payload = self.payload(job)
         payload["env"] = dict(payload["env"], OMP_NUM_THREADS=str(wanted["cpus"]))
@@ -83,12 +84,15 @@ class RayExecutor:
         ref = self.remote.options(**options, name=f"mleb {job.run_id}/{job.task}").remote(payload, self.inputs(job))
         while not ray.wait([ref], timeout=POLL_SECONDS)[0]:
             if job.stop.is_set():
-                return self.cancel(ref)
+                return self.cancel(ref, job)
         return self.ended(ref, job)
 
-    def cancel(self, ref) -> JobOutcome:
+    def cancel(self, ref, job: JobRequest) -> JobOutcome:
         import ray
 
+        # trusted: a fixed name in the server's own task folder; with shared storage the node's job sees it and
+        # stops itself, sweeping what it started (ray_node.watch_for_cancel)
+        (job.task_dir / CANCEL_MARK).write_text("cancelled\n")
         ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: the job gets SIGTERM, then its tree is killed
         if not ray.wait([ref], timeout=POLITE_CANCEL_SECONDS)[0]:
             ray.cancel(ref, force=True)  # the worker dies; the kernel sends the job SIGTERM (PR_SET_PDEATHSIG)

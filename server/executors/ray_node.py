@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -28,6 +29,7 @@ from .local import run_job_process
 
 INPUTS = (SPEC, "submission.zip")
 OUTPUTS = (*ARTIFACTS, "job.err")
+CANCEL_MARK = "cancel.requested"  # written into the task folder by the server when the task is cancelled
 # PR_SET_PDEATHSIG (prctl option 1), then exec the job: it gets SIGTERM when the thread that started it dies.
 DEATH_SIGNAL = ("-c", "import ctypes, os, sys; ctypes.CDLL(None, use_errno=True).prctl(1, %d); "
                       "os.getppid() == int(sys.argv[1]) or sys.exit(143); "
@@ -76,18 +78,39 @@ def send_outputs(payload: dict, work: Path) -> bytes | None:
     return None
 
 
+def watch_for_cancel(payload: dict) -> tuple[threading.Event, threading.Event]:
+    """(stop, done): `stop` is set once the server's cancel mark appears in the shared task folder, so the job
+    is stopped by this worker's own run_process (SIGTERM, grace, its tree and cgroups swept) whatever becomes of
+    Ray's cancel. With object storage the task folder is not seen here: Ray's cancel alone stops the job."""
+    stop, done = threading.Event(), threading.Event()
+    if payload["storage"] != "shared":
+        return stop, done
+    mark = node_path(payload["task_dir"], payload) / CANCEL_MARK
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if mark.exists():
+                stop.set()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return stop, done
+
+
 def run_on_node(payload: dict, inputs: dict[str, bytes] | None) -> dict:
     """One attempt of one task's job on this node; how it ended, and (object storage) its artifacts."""
     scratch = Path(payload.get("scratch") or Path(tempfile.gettempdir()) / "mleb-ray")
     work = scratch / "jobs" / f"{payload['label']}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
+    stop, done = watch_for_cancel(payload)
     try:
         stage_inputs(payload, inputs, work, scratch)
         env = dict(os.environ, **payload["env"])
-        outcome = run_job_process(work, env, payload["label"], payload["time_limit"], None,
+        outcome = run_job_process(work, env, payload["label"], payload["time_limit"], stop,
                                   command_prefix=(sys.executable, *DEATH_SIGNAL, str(os.getpid())))
         artifacts = send_outputs(payload, work)
     finally:
+        done.set()
         shutil.rmtree(work, ignore_errors=True)
     return {"exit_code": outcome.exit_code, "timed_out": outcome.timed_out, "left": outcome.left,
             "node": node_name(), "artifacts": artifacts}
