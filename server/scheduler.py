@@ -190,6 +190,7 @@ class Scheduler:
         ours = {"PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")])),
                 JOB_MARKER: str(self.runs_dir),  # inherited by everything the job starts: found again after a crash
                 CGROUP_LABEL: f"{cgroup_label(self.runs_dir)}-{uuid.uuid4().hex[:12]}"}
+        # trusted: the job process is ours; participant code runs in a sandbox that starts from an empty environment
         env = dict(os.environ, **ours)
         # Jobs share the cores: OpenMP programs that each take all of them spin against each other (8× slower).
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // self.workers)))

@@ -90,8 +90,9 @@ class RayExecutor:
     def cancel(self, ref, job: JobRequest) -> JobOutcome:
         import ray
 
-        # trusted: a fixed name in the server's own task folder; with shared storage the node's job sees it and
-        # stops itself, sweeping what it started (ray_node.watch_for_cancel)
+        # trusted: a fixed name in the server's own task folder (only plain artifact files are copied in, and a
+        # link there is removed first); the node's job sees it and stops itself (ray_node.watch_for_cancel)
+        (job.task_dir / CANCEL_MARK).unlink(missing_ok=True)
         (job.task_dir / CANCEL_MARK).write_text("cancelled\n")
         ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: the job gets SIGTERM, then its tree is killed
         if not ray.wait([ref], timeout=POLITE_CANCEL_SECONDS)[0]:

@@ -57,6 +57,7 @@ class LocalRayCluster:
                    "--num-gpus", "0", "--object-store-memory", str(OBJECT_STORE_BYTES),
                    "--memory", str(LOGICAL_MEMORY_BYTES), "--resources", json.dumps(resources or {}),
                    "--disable-usage-stats"]
+        # trusted: a test/bench cluster of this machine's own; its nodes start jobs, whose sandbox clears the env
         env = dict(os.environ, MLEB_NODE_NAME=name, **CLIENT_ENV)
         log = open(self.temp_dir / f"node-{name}.log", "ab")
         self.nodes[name] = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -76,6 +77,7 @@ class LocalRayCluster:
                  "print(sum(node['Alive'] for node in ray.nodes()))")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # trusted: our own probe of the cluster (no participant code), with this process's environment
             done = subprocess.run([sys.executable, "-c", probe, self.address], capture_output=True, text=True,
                                   env=dict(os.environ, **CLIENT_ENV))
             if done.returncode == 0 and done.stdout.strip() == str(count):

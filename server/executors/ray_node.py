@@ -57,6 +57,7 @@ def stage_inputs(payload: dict, inputs: dict[str, bytes] | None, work: Path, scr
     for key in ("cache_dir", "bundles_dir"):  # the data cache and the built bundles: shared, or this node's own
         spec[key] = str(node_path(spec[key], payload) if payload["storage"] == "shared"
                         else scratch / key.removesuffix("_dir"))
+    # trusted: `work` was made by this attempt just now (mkdir, no participant code has run in it)
     (work / SPEC).write_text(json.dumps(spec, indent=2))
     if "submission.zip" in inputs:
         (work / "submission.zip").write_bytes(inputs["submission.zip"])
@@ -105,6 +106,7 @@ def run_on_node(payload: dict, inputs: dict[str, bytes] | None) -> dict:
     stop, done = watch_for_cancel(payload)
     try:
         stage_inputs(payload, inputs, work, scratch)
+        # trusted: the job is ours; the participant's sandbox starts from an empty environment, not this one
         env = dict(os.environ, **payload["env"])
         outcome = run_job_process(work, env, payload["label"], payload["time_limit"], stop,
                                   command_prefix=(sys.executable, *DEATH_SIGNAL, str(os.getpid())))
