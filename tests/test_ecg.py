@@ -218,8 +218,10 @@ def test_training_labels_lie_on_the_drawn_traces(tiny_public):
         assert calibration["image_type"] == "0001" and np.allclose(calibration["homography"], np.eye(3))
 
 
-def true_calibration_ratio(record: dict, fs: int, image: np.ndarray, calibration: dict, x_start: float) -> float:
-    """The record's SNR ratio when its clean page is decoded by the kit at the page's true calibration."""
+def true_calibration_ratio(record: dict, fs: int, image: np.ndarray, calibration: dict, x_start: float,
+                           first_x: float | None = None) -> float:
+    """The record's SNR ratio when its clean page is decoded by the kit at the page's true calibration (the first
+    column's own ink from `first_x`, past the pulse's falling stroke, when given)."""
     sys.path.insert(0, str(KIT))
     try:
         from ecg_kit.calibration import PageGeometry, ink
@@ -227,7 +229,8 @@ def true_calibration_ratio(record: dict, fs: int, image: np.ndarray, calibration
     finally:
         sys.path.remove(str(KIT))
     baselines = sorted({lead["baseline_y"] for lead in calibration["leads"]})
-    decoded = decode_page(ink(image), PageGeometry(0.0, calibration["px_per_mm"], baselines, x_start, "true"), fs)
+    decoded = decode_page(ink(image), PageGeometry(0.0, calibration["px_per_mm"], baselines, x_start, "true",
+                                                     first_x), fs)
     p_signal = p_noise = 0.0
     for lead in LEADS:
         quarter = fs * 10 // 4

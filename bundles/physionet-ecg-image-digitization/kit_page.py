@@ -5,10 +5,11 @@ A letter page of exactly 11 × 8.5 in at the given dpi (2200 × 1700 at 200 dpi,
 10 mm/mV. The grid: vertical lines every mm from the left edge, horizontal lines every mm up from the bottom edge,
 1 px wide at 200 dpi (lighter at lower dpi); majors (every 5 mm) pure red, minors pink; the horizontal minors are
 drawn over the vertical majors. Rows' baselines at 90.0 / 125.9 / 161.9 / 194.9 mm from the top (80 mm of empty
-grid above row I's pulse); each row starts with a 1 mV × 0.2 s calibration pulse from 10 to 15 mm with no flat
-lead-in or lead-out, 1.5 × the trace width, and the traces start at its falling edge (15 mm). Traces 0.75 pt wide,
-anti-aliased, in one grey of 0-51; a separator tick, 3 × the trace width, at each column's start (±1.75 mm at
-100 dpi, ±3.4 mm at 200); labels in DejaVu Sans 11 pt 4-7 mm below the baseline; a footer "25mm/s" / "10mm/mV"
+grid above row I's pulse); each row starts with a 1 mV calibration pulse, 1.5 × the trace width, drawn as
+ECG-Image-Kit draws it: 0.2 s + 4 samples of 0, 0, 1, ..., 1, 0, 0 from 10 mm, so it rises over its second sample
+and falls 1-2 samples after the data's start at 15 mm (15 ms late at 100 Hz). Traces 0.75 pt wide, anti-aliased,
+in one grey of 0-51; a separator tick, 3 × the trace width, at each column's start (±1.75 mm at 100 dpi, ±3.4 mm
+at 200), snapped to a pixel's centre as matplotlib snaps straight lines; labels in DejaVu Sans 11 pt 4-7 mm below the baseline; a footer "25mm/s" / "10mm/mV"
 16 mm below the rhythm strip; a black 1-px frame; no header.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .signals import LEADS
 
 PAGE_INCHES = (11.0, 8.5)
 ROW_BASELINES_MM = (90.0, 125.9, 161.9, 194.9)
-PULSE_MM = (10.0, 15.0)  # rising and falling edge; the traces start at the falling edge
+PULSE_MM = (10.0, 15.0)  # where the pulse starts, and where the data starts (0.2 s later)
 MAJOR, MINOR = (255, 0, 0), (254, 223, 219)
 TRACE_POINTS = 0.75  # line width
 LABEL_POINTS = 11.0
@@ -93,12 +94,22 @@ def segments(record: dict[str, np.ndarray], fs: int, px_per_mm: float):
             yield row, column, lead, rhythm, t_start, t_end, xs, ys
 
 
+def pulse_points(fs: int, px_per_mm: float, baseline_mm: float) -> list[tuple[float, float]]:
+    """ECG-Image-Kit's calibration pulse: the values 0, 0, 1, ..., 1, 0, 0 (0.2 s + 4 samples) one sample apart
+    from PULSE_MM[0]."""
+    count = int(round(0.2 * fs)) + 4
+    values = np.concatenate([[0, 0], np.ones(count - 4), [0, 0]])
+    xs = (PULSE_MM[0] + np.arange(count) * MM_PER_SECOND / fs) * px_per_mm
+    ys = (baseline_mm - values * MM_PER_MV) * px_per_mm
+    return list(zip(xs.tolist(), ys.tolist()))
+
+
 def ink_coverage(size: tuple[int, int], strokes: list[tuple[list, float]]) -> np.ndarray:
     """Anti-aliased coverage in [0, 1] of polylines (points in pixels, width in pixels), drawn supersampled."""
     big = Image.new("L", (size[0] * SUPERSAMPLE, size[1] * SUPERSAMPLE), 0)
     pen = ImageDraw.Draw(big)
     for points, width in strokes:
-        scaled = [(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in points]
+        scaled = [(x * SUPERSAMPLE - 1, y * SUPERSAMPLE - 1) for x, y in points]  # PIL centres a wide line 1 px late
         pen.line(scaled, fill=255, width=max(1, int(round(width * SUPERSAMPLE))), joint="curve")
     return np.asarray(big.reduce(SUPERSAMPLE), dtype=np.float32) / 255
 
@@ -111,10 +122,8 @@ def strokes_and_labels(record, fs, dpi, mask_pen, pen, font) -> tuple[list, list
     calibration = {"px_per_mm": px_per_mm, "mm_per_second": MM_PER_SECOND, "mm_per_mv": MM_PER_MV,
                    "px_per_second": MM_PER_SECOND * px_per_mm, "px_per_mv": MM_PER_MV * px_per_mm, "fs": fs,
                    "leads": []}
-    left, right = PULSE_MM[0] * px_per_mm, PULSE_MM[1] * px_per_mm
     for baseline_mm in ROW_BASELINES_MM:
-        base, top = baseline_mm * px_per_mm, (baseline_mm - MM_PER_MV) * px_per_mm
-        strokes.append(([(left, base), (left, top), (right, top), (right, base)], 1.5 * trace))
+        strokes.append((pulse_points(fs, px_per_mm, baseline_mm), 1.5 * trace))
     for row, column, lead, rhythm, t_start, t_end, xs, ys in segments(record, fs, px_per_mm):
         points = list(zip(xs.tolist(), ys.tolist()))
         code = RHYTHM_CODE if rhythm else LEADS.index(lead) + 1
@@ -122,8 +131,8 @@ def strokes_and_labels(record, fs, dpi, mask_pen, pen, font) -> tuple[list, list
         mask_pen.line(points, fill=code, width=max(1, int(round(trace))))
         baseline = ROW_BASELINES_MM[row] * px_per_mm
         if column > 0:
-            tick = TICK_HALF_MM * dpi / 100 * px_per_mm
-            strokes.append(([(xs[0], baseline - tick), (xs[0], baseline + tick)], 3 * trace))
+            tick, tick_x = TICK_HALF_MM * dpi / 100 * px_per_mm, np.floor(xs[0]) + 0.5
+            strokes.append(([(tick_x, baseline - tick), (tick_x, baseline + tick)], 3 * trace))
         label_xy = (float(xs[0]), baseline + LABEL_BASELINE_MM * px_per_mm)
         pen.text(label_xy, lead, fill=(0, 0, 0), font=font, anchor="ls")
         boxes.append((LEADS.index(lead) + 1,) + tuple(pen.textbbox(label_xy, lead, font=font, anchor="ls")))

@@ -3,7 +3,7 @@
 px/mm comes from the grid's periodicity (the autocorrelation of the grid's profile in strips, scored at every
 multiple of the 1-mm and the 5-mm period, so any dpi's grid gives its 1-mm period), cross-checked with the 1 mV
 calibration pulse (10 mm high); without a usable grid, from the page width. The grid's lines also give the last
-hundredths of a degree of rotation, and the traces start at the pulses' falling edge.
+hundredths of a degree of rotation; the data starts at the pulses' falling edge, refined by the separator ticks.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from . import MM_PER_MV, PAGE_MM
+from .timebase import tick_offset
 
 
 @dataclass
@@ -20,8 +21,11 @@ class PageGeometry:
     angle: float  # degrees the image was turned by (undone before decoding)
     px_per_mm: float
     baselines: list[float]  # y of the 4 rows' baselines (in the deskewed image)
-    x_start: float  # x where the traces start (after the calibration pulse)
+    x_start: float  # x where the data starts (the first column's time 0)
     source: str  # what px/mm came from: grid | pulse | page
+    first_x: float | None = None  # where the first column's own ink begins (past the pulse's falling stroke)
+    tick_half: float | None = None  # half the separator ticks' width (px), when they were found
+    pulse_fall: float | None = None  # x of the middle of the pulses' falling stroke, when they were found
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -37,6 +41,20 @@ def ink(image: np.ndarray) -> np.ndarray:
     background, beyond = paper_darkness(darkness)
     contrast = 150 * np.clip((255 - background) / 255, 0.4, 1)  # a shadow dims the trace as much as the paper
     return np.clip((darkness - background - 0.6 * saturation) / contrast, 0, 1) * ~beyond
+
+
+def without_grid_lines(weights: np.ndarray) -> np.ndarray:
+    """The trace map without a grey grid's lines: a pixel column inked over 85 % of its length (a QRS spans 30 mm
+    at most) or a pixel row over 88 % (a row of trace spans 250 mm of the page's 279, and never on one pixel row
+    throughout) is a grid line, and is emptied; the trace crossing it is bridged."""
+    strong = weights > 0.4
+    columns, rows = strong.mean(axis=0) > 0.85, strong.mean(axis=1) > 0.88
+    if not columns.any() and not rows.any():
+        return weights
+    weights = weights.copy()
+    weights[:, columns] = 0
+    weights[rows] = 0
+    return weights
 
 
 def paper_darkness(darkness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +206,7 @@ def pulse_edges(weights: np.ndarray, baselines: list[float], px_per_mm: float,
         return None
     strong = np.concatenate([[0], (window > 0.4 * window.max()).astype(np.int8), [0]])
     starts, ends = np.flatnonzero(np.diff(strong) == 1), np.flatnonzero(np.diff(strong) == -1)
-    strokes = [(x0 + float(np.average(np.arange(a, b), weights=window[a:b])), (b - a) / 2)
+    strokes = [(x0 + float(np.average(np.arange(a, b) + 0.5, weights=window[a:b])), (b - a) / 2)  # pixel centres
                for a, b in zip(starts, ends)]
     for i, (rise, half) in enumerate(strokes):
         for fall, _ in strokes[i + 1:]:
@@ -293,7 +311,8 @@ def deskew_on_grid(image: np.ndarray, weights: np.ndarray,
 
 
 def estimate_geometry(image: np.ndarray, deskew_degrees: float, trace_map: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, PageGeometry]:
-    """Deskew the image (and the trace map) and find the page's scale and layout."""
+    """Deskew the image (and the trace map, whose grey grid lines are then emptied) and find the page's scale and
+    layout."""
     weights = ink(image) if trace_map is None else trace_map
     angle = estimate_rotation(weights, deskew_degrees) if deskew_degrees > 0 else 0.0
     image, weights, angle, period = deskew_on_grid(image, weights, angle)
@@ -309,5 +328,12 @@ def estimate_geometry(image: np.ndarray, deskew_degrees: float, trace_map: np.nd
         if source == "page" or (consistent and abs(pulse_scale / px_per_mm - 1) > 0.1):
             px_per_mm, source = pulse_scale, "pulse"
             baselines = find_rows(weights, px_per_mm)
-            x_start, _ = find_trace_start(weights, baselines, px_per_mm)
-    return image, weights, PageGeometry(angle, px_per_mm, baselines, x_start, source)
+            x_start, edges = find_trace_start(weights, baselines, px_per_mm)
+    first_x = edges[1] + edges[2] + 1 if edges is not None else None  # past the falling stroke
+    ticks = tick_offset(weights, baselines, x_start, px_per_mm)
+    if ticks is not None:  # the ticks mark the data's start exactly; the pulse's falling edge only about
+        x_start += ticks[0]
+    geometry = PageGeometry(angle, px_per_mm, baselines, x_start, source, first_x,
+                            tick_half=ticks[1] if ticks is not None else None,
+                            pulse_fall=edges[1] if edges is not None else None)
+    return image, without_grid_lines(weights), geometry

@@ -26,6 +26,7 @@ class Config:
     deskew_degrees: float = 8.0  # search range of the rotation estimate
     rectify: bool = True  # undo a photo's perspective (the page's corners → a flat page)
     amplitude_clip_mv: float = 5.0
+    refine: bool = True  # fit the steep stretches (QRS) to the ink by rendering (refine.py)
 
 
 def load_config(path: Path) -> Config:

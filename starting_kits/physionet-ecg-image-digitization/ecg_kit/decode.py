@@ -6,8 +6,12 @@ import numpy as np
 
 from . import MM_PER_MV, MM_PER_SECOND, ROWS
 from .calibration import PageGeometry
+from .refine import refine_steep
+from .timebase import data_start
 
 COLUMN_SECONDS = 2.5
+SEPARATOR_MM = 0.5  # half a separator tick's width, and a little more
+PULSE_MM = 0.3  # half the calibration pulse's falling stroke
 
 
 def column_runs(column: np.ndarray, rows: np.ndarray, threshold: float = 0.35) -> list[tuple[float, float, float]]:
@@ -22,12 +26,15 @@ def column_runs(column: np.ndarray, rows: np.ndarray, threshold: float = 0.35) -
 
 
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
-          gap_cost: float) -> tuple[np.ndarray, np.ndarray]:
+          gap_cost: float, refine_px_per_mm: float | None = None,
+          ink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
     The trace is the cheapest path through the columns' runs of ink (dynamic programming): moving between runs that
     touch costs nothing, a jump costs its height, straying from the row's baseline costs a little, and a column may
-    be skipped (text, a blob, a gap) at `gap_cost`. So a neighbouring row's tall complex or a label is not followed."""
+    be skipped (text, a blob, a gap) at `gap_cost`. So a neighbouring row's tall complex or a label is not followed.
+    A run over nearly the whole band is a grid line (a grey grid's ink), never the trace: its column is skipped.
+    With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights)."""
     height, width = weights.shape
     low, high = max(0, int(baseline - half_band)), min(height, int(baseline + half_band))
     n = x1 - x0
@@ -37,7 +44,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     candidates = []
     for x in range(x0, x1):
         runs = column_runs(weights[low:high, x], rows) if 0 <= x < width else []
-        candidates.append(runs)
+        candidates.append([run for run in runs if run[2] - run[1] < 0.9 * (high - low)])
     # state per column: run index, or -1 for "skipped"; cost and back-pointer
     costs, backs = [], []
     previous_runs: list = []
@@ -47,7 +54,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
         cost = np.full(len(options), np.inf)
         back = np.zeros(len(options), dtype=np.int64)
         for j, run in enumerate(options):
-            unary = gap_cost if run is None else 0.01 * abs(run[0] - baseline)
+            unary = gap_cost if run is None else 0.01 * max(0.0, run[1] - baseline, baseline - run[2])
             for k, prior in enumerate(previous_runs + [None]):
                 if run is None or prior is None:
                     step = 0.0
@@ -68,7 +75,10 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
         state = int(backs[i][state]) if i > 0 else 0
         if i > 0 and state >= len(candidates[i - 1]):
             state = len(candidates[i - 1])  # the skipped state of the previous column
-    return column_points(centre, top, bottom)
+    xs, ys = column_points(centre, top, bottom)
+    if refine_px_per_mm is None:
+        return xs, ys
+    return refine_steep(weights if ink is None else ink, x0, centre, top, bottom, xs, ys, refine_px_per_mm)
 
 
 def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,12 +99,34 @@ def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tu
     return keep + 0.5, ys[keep]
 
 
-def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: float = 5.0) -> dict[str, np.ndarray]:
+def window_columns(geometry: PageGeometry, x_start: float, seconds: tuple[float, float], tick_before: bool,
+                   tick_after: bool) -> tuple[int, int]:
+    """The pixel columns x0..x1-1 a window of `seconds` is read from. The separator tick centred on a boundary
+    between columns (3 trace widths) and the pulse's falling stroke hide the trace where they stand: those columns
+    are left out, and the trace is extended over them."""
+    px_per_mm = geometry.px_per_mm
+    px_per_second = MM_PER_SECOND * px_per_mm
+    separator = geometry.tick_half + 1 if geometry.tick_half is not None else SEPARATOR_MM * px_per_mm
+    if tick_before:
+        hidden_start = separator
+    elif geometry.first_x is not None:
+        hidden_start = max(0.0, geometry.first_x - x_start)
+    else:
+        hidden_start = PULSE_MM * px_per_mm
+    hidden_end = separator if tick_after else 0.0
+    x0 = int(np.ceil(x_start + seconds[0] * px_per_second + hidden_start))
+    x1 = int(np.floor(x_start + seconds[1] * px_per_second - hidden_end)) + (0 if tick_after else 1)
+    return x0, x1
+
+
+def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: float = 5.0,
+                refine: bool = True, ink: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The 12 leads as the test set asks: lead II over 10 s, every other lead its 2.5-s window.
 
     `weights` is one trace map (H × W) for every row, or one per row (4 × H × W): a row's own map keeps a tall
-    complex of the row above or below from being followed."""
-    px_per_mm = geometry.px_per_mm
+    complex of the row above or below from being followed. `ink` (H × W, default: the weights) is what the steep
+    stretches are fitted to: how much of each pixel the line covers, which a network's probabilities are not."""
+    px_per_mm, x_start = geometry.px_per_mm, data_start(geometry, fs)
     px_per_second, px_per_mv = MM_PER_SECOND * px_per_mm, MM_PER_MV * px_per_mm
     spacing = np.median(np.diff(geometry.baselines)) if len(geometry.baselines) > 1 else 36 * px_per_mm
     quarter = fs * 10 // 4
@@ -104,19 +136,17 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
         for column, lead in enumerate(leads):
             rhythm = len(leads) == 1
             t0, t1 = (0.0, 10.0) if rhythm else (COLUMN_SECONDS * column, COLUMN_SECONDS * (column + 1))
-            x0 = int(np.floor(geometry.x_start + t0 * px_per_second))
-            x1 = int(np.ceil(geometry.x_start + t1 * px_per_second)) + 1
+            x0, x1 = window_columns(geometry, x_start, (t0, t1), column > 0 and not rhythm,
+                                    column < len(leads) - 1 and not rhythm)
             row_weights = weights[row] if weights.ndim == 3 else weights
-            xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm)
-            if column > 0:  # the separator tick printed at the column's start is not the trace
-                keep = xs > 0.8 * px_per_mm
-                xs, ys = xs[keep], ys[keep]
+            xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
+                           refine_px_per_mm=px_per_mm if refine else None, ink=ink)
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:
                 samples = np.zeros(n)
             else:  # gaps are bridged by the straight line between the points around them
-                times = (x0 + xs - geometry.x_start) / px_per_second
+                times = (x0 + xs - x_start) / px_per_second
                 samples = np.interp((first + np.arange(n)) / fs, times, (baseline - ys) / px_per_mv)
             if rhythm:
                 out["II"] = samples

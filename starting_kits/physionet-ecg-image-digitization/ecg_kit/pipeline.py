@@ -44,9 +44,12 @@ def digitize_image(image: np.ndarray, fs: int, config: Config, model: TraceNet |
     if config.rectify:
         image, page, *rows = rectify(image, page, *rows)
     # The geometry is read from the ink: the pulses, which the network is not trained to see, place the traces' start.
-    _, page, geometry = estimate_geometry(image, config.deskew_degrees, np.maximum(page, ink(image)) if rows else page)
+    deskewed, page, geometry = estimate_geometry(image, config.deskew_degrees,
+                                                 np.maximum(page, ink(image)) if rows else page)
     weights = np.stack([rotate_map(row, geometry.angle) for row in rows]) if rows else page
-    return decode_page(weights, geometry, fs, config.amplitude_clip_mv)
+    # The steep stretches are fitted to the ink itself: the network's probabilities are not the line's coverage.
+    return decode_page(weights, geometry, fs, config.amplitude_clip_mv, config.refine,
+                       ink(deskewed) if rows and config.refine else None)
 
 
 def digitize_folder(data_dir: Path, output_dir: Path, config: Config, model: TraceNet | None, device) -> pd.DataFrame:
