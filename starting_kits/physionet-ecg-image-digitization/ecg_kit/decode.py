@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import MM_PER_MV, MM_PER_SECOND, ROWS
+from . import COLUMN_SECONDS, MM_PER_MV, MM_PER_SECOND, ROWS
 from .calibration import PageGeometry
 from .refine import refine_steep
 from .timebase import data_start
 
-COLUMN_SECONDS = 2.5
 SEPARATOR_MM = 0.5  # half a separator tick's width, and a little more
 PULSE_MM = 0.3  # half the calibration pulse's falling stroke
 

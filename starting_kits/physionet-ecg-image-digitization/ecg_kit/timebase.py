@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import MM_PER_SECOND
+from . import COLUMN_SECONDS, MM_PER_SECOND
 
-COLUMN_SECONDS = 2.5
 SEARCH_MM = 2.0  # how far from the falling edge the ticks are looked for
 BAND_MM = 1.2  # a tick covers at least this far above and below the baseline
 PULSE_START_MM = 0.75  # a data start this close to the pulses' falling edge is ECG-Image-Kit's
