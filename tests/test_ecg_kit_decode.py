@@ -104,3 +104,40 @@ def test_grey_grid_lines_are_not_trace():
     assert not cleaned[:, [40, 140]].any() and not cleaned[100].any()
     stroke = np.r_[20:100, 101:180]  # where the horizontal line crosses it, the stroke is bridged
     assert cleaned[stroke, 200].all() and cleaned[60, 15:40].all() and cleaned[60, 150:255].all()
+
+
+def test_a_speck_of_noise_beside_a_faint_stretch_is_not_followed():
+    """Where the trace fades for a few columns, skipping them is dearer than taking up an isolated speck of noise
+    and skipping on from it: a speck that touches nothing in the columns beside it is dropped, a steep stroke's run
+    (joined to its neighbours) is kept."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 40), dtype=np.float32)
+    weights[60, :] = 1.0  # a flat trace ...
+    weights[:, 15:19] = 0.0  # ... faded over four columns
+    weights[95, 16] = 1.0  # a speck of noise 35 px below it
+    weights[:, 25:28] = 0.0  # a spike: up in one column, its tip in the next, down again
+    weights[30:60, 25] = weights[30, 26] = weights[30:60, 27] = 1.0
+    xs, ys = decode_module.track(weights, 0, 40, baseline=60.0, half_band=55.0, gap_cost=6.0)
+    assert np.all(np.abs(ys - 60) < 31) and not np.any(np.abs(ys - 95) < 5)
+    assert set(np.floor(xs[np.abs(ys - 60) > 10]).astype(int)) >= {26}  # the spike's tip is followed
+    assert not set(np.floor(xs).astype(int)) & {15, 16, 17, 18}  # the faded columns are bridged, not read
+
+
+def test_a_thin_lines_faint_pixels_join_its_runs_and_noise_does_not():
+    """At 100 dpi ECG-Image-Kit's line is one pixel wide: a steep stroke between two columns leaves each a pixel
+    below the runs' threshold. Faint pixels joined to the line are raised to it; a faint pixel of noise on its own
+    is not, and at 200 dpi (a 2-px line) the map is left as it is."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((80, 30), dtype=np.float32)
+    weights[60, :10] = weights[20, 12:] = 0.9  # a step from y 60 up to y 20 ...
+    weights[21:60, 10] = weights[21:60, 11] = 0.3  # ... whose stroke is split over two columns, each too faint
+    weights[24:60:6, 10] = 0.5  # but for a pixel here and there where the line crosses a pixel's centre
+    weights[70, 25] = 0.3  # a faint speck of noise
+    raised = decode_module.with_faint_line(weights, px_per_mm=100 / 25.4)
+    rows = np.arange(80, dtype=np.float64)
+    assert len(decode_module.column_runs(weights[:, 10], rows)) == 6
+    assert decode_module.column_runs(weights[:, 11], rows) == []
+    assert [run[1:] for run in decode_module.column_runs(raised[:, 10], rows)] == [(21.0, 59.0)]
+    assert [run[1:] for run in decode_module.column_runs(raised[:, 11], rows)] == [(21.0, 59.0)]
+    assert raised[70, 25] == weights[70, 25]
+    assert np.array_equal(decode_module.with_faint_line(weights, px_per_mm=200 / 25.4), weights)

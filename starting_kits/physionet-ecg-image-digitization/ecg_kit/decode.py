@@ -3,6 +3,7 @@ each segment placed at its column's time, resampled to fs, made consistent (Eint
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageFilter
 
 from . import COLUMN_SECONDS, MM_PER_MV, MM_PER_SECOND, ROWS
 from .calibration import PageGeometry
@@ -11,9 +12,33 @@ from .timebase import data_start
 
 SEPARATOR_MM = 0.5  # half a separator tick's width, and a little more
 PULSE_MM = 0.3  # half the calibration pulse's falling stroke
+RUN_THRESHOLD = 0.35  # ink above it is a run's
+FAINT_THRESHOLD = 0.15  # a thin line's faint pixels, raised to a run's when joined to it
+JOIN_STEPS = 4  # pixels from a strong one a faint pixel may be, through faint ones
+LINE_MM = 0.2646  # ECG-Image-Kit's 0.75-pt line
+THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where faint
+SPECK_PX = 2.0  # a run this short that touches nothing beside it is noise
 
 
-def column_runs(column: np.ndarray, rows: np.ndarray, threshold: float = 0.35) -> list[tuple[float, float, float]]:
+def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """The trace map with the faint pixels of a thin line raised to the runs' threshold: on a page whose line is
+    about one pixel wide (ECG-Image-Kit's 0.75 pt at 100 dpi), anti-aliasing spreads a steep stroke over two pixels
+    of which neither reaches it. A faint pixel is raised when it is joined to the line (through faint pixels, within
+    a few pixels of a strong one), so noise beside the line is not."""
+    if px_per_mm * LINE_MM > THIN_LINE_PX:
+        return weights
+    if weights.ndim == 3:
+        return np.stack([with_faint_line(row, px_per_mm) for row in weights])
+    strong = Image.fromarray(((weights > RUN_THRESHOLD) * 255).astype(np.uint8))
+    faint = weights > FAINT_THRESHOLD
+    for _ in range(JOIN_STEPS):
+        strong = Image.fromarray(np.asarray(strong.filter(ImageFilter.MaxFilter(3))) * faint)
+    joined = np.asarray(strong) > 0
+    return np.where(joined & (weights <= RUN_THRESHOLD), np.float32(RUN_THRESHOLD + 0.01), weights)
+
+
+def column_runs(column: np.ndarray, rows: np.ndarray,
+                threshold: float = RUN_THRESHOLD) -> list[tuple[float, float, float]]:
     """The runs of ink in one column: (weighted centroid, top, bottom)."""
     strong = column > threshold
     if not strong.any():
@@ -44,40 +69,63 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     for x in range(x0, x1):
         runs = column_runs(weights[low:high, x], rows) if 0 <= x < width else []
         candidates.append([run for run in runs if run[2] - run[1] < 0.9 * (high - low)])
-    # state per column: run index, or -1 for "skipped"; cost and back-pointer
-    costs, backs = [], []
-    previous_runs: list = []
-    previous_cost = np.array([0.0])  # the skipped state before the first column
-    for runs in candidates:
-        options = runs + [None]
-        cost = np.full(len(options), np.inf)
-        back = np.zeros(len(options), dtype=np.int64)
-        for j, run in enumerate(options):
-            unary = gap_cost if run is None else 0.01 * max(0.0, run[1] - baseline, baseline - run[2])
-            for k, prior in enumerate(previous_runs + [None]):
-                if run is None or prior is None:
-                    step = 0.0
-                else:
-                    step = max(0.0, max(run[1] - prior[2], prior[1] - run[2]) - 1.0)  # 0 when they touch
-                total = previous_cost[k] + step + unary
-                if total < cost[j]:
-                    cost[j], back[j] = total, k
-        costs.append(cost)
-        backs.append(back)
-        previous_runs, previous_cost = runs, cost
+    candidates = without_specks(candidates)
     centre, top, bottom = (np.full(n, np.nan) for _ in range(3))
-    state = int(np.argmin(costs[-1]))
-    for i in range(n - 1, -1, -1):
-        runs = candidates[i]
-        if state < len(runs):
-            centre[i], top[i], bottom[i] = runs[state]
-        state = int(backs[i][state]) if i > 0 else 0
-        if i > 0 and state >= len(candidates[i - 1]):
-            state = len(candidates[i - 1])  # the skipped state of the previous column
+    for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost)):
+        if run is not None:
+            centre[i], top[i], bottom[i] = run
     xs, ys = column_points(centre, top, bottom)
     if refine_px_per_mm is None:
         return xs, ys
     return refine_steep(weights if ink is None else ink, x0, centre, top, bottom, xs, ys, refine_px_per_mm)
+
+
+def without_specks(candidates: list[list[tuple[float, float, float]]]) -> list[list[tuple[float, float, float]]]:
+    """The runs less specks: a run shorter than SPECK_PX that touches no run of either neighbouring column is noise
+    (a line, however steep or faint, continues into a neighbour)."""
+    def touches(run, others):
+        return any(jump(other, run) == 0.0 for other in others)
+    kept = []
+    for i, runs in enumerate(candidates):
+        left = candidates[i - 1] if i > 0 else []
+        right = candidates[i + 1] if i + 1 < len(candidates) else []
+        kept.append([run for run in runs if run[2] - run[1] >= SPECK_PX or touches(run, left) or touches(run, right)])
+    return kept
+
+
+def cheapest_path(candidates: list[list[tuple[float, float, float]]], baseline: float,
+                  gap_cost: float) -> list[tuple[float, float, float] | None]:
+    """The run chosen in each column (None: skipped), by dynamic programming over the columns: moving between runs
+    that touch costs nothing, a jump costs its height, straying from the baseline costs a little, and skipping a
+    column costs `gap_cost` (a way round text, a blob or a gap, from which any run may be taken up again)."""
+    previous: list = []
+    previous_cost = np.array([0.0])  # the skipped state before the first column
+    backs = []
+    for runs in candidates:
+        cost = np.full(len(runs) + 1, np.inf)
+        back = np.zeros(len(runs) + 1, dtype=np.int64)
+        for j, run in enumerate(runs):
+            unary = 0.01 * max(0.0, run[1] - baseline, baseline - run[2])
+            steps = [jump(prior, run) for prior in previous] + [0.0]
+            totals = previous_cost + np.array(steps) + unary
+            back[j] = int(np.argmin(totals))
+            cost[j] = totals[back[j]]
+        back[-1] = int(np.argmin(previous_cost))
+        cost[-1] = previous_cost[back[-1]] + gap_cost
+        backs.append(back)
+        previous, previous_cost = runs, cost
+    chosen: list = [None] * len(candidates)
+    state = int(np.argmin(previous_cost))
+    for i in range(len(candidates) - 1, -1, -1):
+        if state < len(candidates[i]):
+            chosen[i] = candidates[i][state]
+        state = int(backs[i][state])
+    return chosen
+
+
+def jump(prior: tuple[float, float, float], run: tuple[float, float, float]) -> float:
+    """The height between two runs of neighbouring columns beyond touching (0 when they touch or overlap)."""
+    return max(0.0, max(run[1] - prior[2], prior[1] - run[2]) - 1.0)
 
 
 def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +174,7 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
     complex of the row above or below from being followed. `ink` (H × W, default: the weights) is what the steep
     stretches are fitted to: how much of each pixel the line covers, which a network's probabilities are not."""
     px_per_mm, x_start = geometry.px_per_mm, data_start(geometry, fs)
+    weights = with_faint_line(weights, px_per_mm)
     px_per_second, px_per_mv = MM_PER_SECOND * px_per_mm, MM_PER_MV * px_per_mm
     spacing = np.median(np.diff(geometry.baselines)) if len(geometry.baselines) > 1 else 36 * px_per_mm
     quarter = fs * 10 // 4
