@@ -17,7 +17,7 @@ FAINT_THRESHOLD = 0.15  # a thin line's faint pixels, raised to a run's when joi
 JOIN_STEPS = 4  # pixels from a strong one a faint pixel may be, through faint ones
 LINE_MM = 0.2646  # ECG-Image-Kit's 0.75-pt line
 THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where faint
-SPECK_PX = 2.0  # a run this short that touches nothing beside it is noise
+SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
 
 
 def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -81,8 +81,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
 
 
 def without_specks(candidates: list[list[tuple[float, float, float]]]) -> list[list[tuple[float, float, float]]]:
-    """The runs less specks: a run shorter than SPECK_PX that touches no run of either neighbouring column is noise
-    (a line, however steep or faint, continues into a neighbour)."""
+    """The runs less specks: a run spanning less than SPECK_PX that touches no run of either neighbouring column is
+    noise (a line, however steep or faint, continues into a neighbour)."""
     def touches(run, others):
         return any(jump(other, run) == 0.0 for other in others)
     kept = []
