@@ -141,3 +141,29 @@ def test_a_thin_lines_faint_pixels_join_its_runs_and_noise_does_not():
     assert [run[1:] for run in decode_module.column_runs(raised[:, 11], rows)] == [(21.0, 59.0)]
     assert raised[70, 25] == weights[70, 25]
     assert np.array_equal(decode_module.with_faint_line(weights, px_per_mm=200 / 25.4), weights)
+
+
+@pytest.mark.parametrize("degrees", [-12, 12])
+def test_a_page_turned_beyond_8_degrees_within_its_frame(degrees):
+    """ECG-Image-Kit turns the page within the image (its corners cut off, black wedges in the image's corners).
+    Beyond 8 degrees the rotation is still found to a hundredth of a degree, and the page is not taken for a photo
+    whose corners show: the frame's cut points are no page corners to warp to."""
+    from PIL import Image
+
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    rectify, classical = kit_module("rectify"), kit_module("classical")
+    fs, dpi = 500, 100
+    record = signals.simulate(fs, np.random.default_rng(3))
+    printed = kit_page.print_kit(record, fs, dpi, np.random.default_rng(3))
+    turned = np.asarray(Image.fromarray(printed.image).rotate(degrees, resample=Image.Resampling.BILINEAR,
+                                                             fillcolor=(0, 0, 0)))
+    assert rectify.page_corners(turned) is None
+    decoded, geometry = classical.digitize_classical(turned, fs)
+    assert abs(geometry.angle + degrees) < 0.05  # the turn that undoes it
+    assert abs(geometry.px_per_mm / (dpi / 25.4) - 1) < 0.005
+    quarter = fs * 10 // 4
+    for lead in ("V1", "V2", "V3", "V4", "V5", "V6"):  # columns the frame did not cut
+        column = 2 if lead in ("V1", "V2", "V3") else 3
+        label = record[lead][column * quarter:(column + 1) * quarter]
+        fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
+        assert fit.p_signal > 10 * fit.p_noise, lead  # above 10 dB

@@ -15,6 +15,9 @@ from PIL import Image, ImageFilter
 from . import MM_PER_MV, PAGE_MM
 from .timebase import tick_offset
 
+# The rotation searched (degrees either way): a scan or a photo turned by hand, and ECG-Image-Kit's augmentation
+# (whose turned page keeps the image's size, its corners cut off and black wedges in the image's corners).
+MAX_TILT_DEGREES = 15.0
 
 @dataclass
 class PageGeometry:

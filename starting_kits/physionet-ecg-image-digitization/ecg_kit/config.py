@@ -6,6 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from .calibration import MAX_TILT_DEGREES
+
 
 @dataclass
 class Config:
@@ -23,7 +25,7 @@ class Config:
     num_workers: int = 2
     seed: int = 0
     device: str = "auto"
-    deskew_degrees: float = 8.0  # search range of the rotation estimate
+    deskew_degrees: float = MAX_TILT_DEGREES  # search range of the rotation estimate
     rectify: bool = True  # undo a photo's perspective (the page's corners → a flat page)
     amplitude_clip_mv: float = 5.0
     refine: bool = True  # fit the steep stretches (QRS) to the ink by rendering (refine.py)

@@ -12,6 +12,7 @@ from . import PAGE_MM
 
 MIN_PAGE_SHARE = 0.35  # of the image's area
 MIN_BORDER_SHARE = 0.03  # some background must show, or this is not a photo of a page
+EDGE_PX = 2  # of the 400-px copy: a corner this near the image's edge is where the frame cuts the page
 MIN_FILL = 0.9  # of the quadrilateral found that the bright region must cover (a page seen whole)
 
 
@@ -31,6 +32,9 @@ def page_corners(image: np.ndarray) -> np.ndarray | None:
     corners = np.array([[xs[np.argmin(s)], ys[np.argmin(s)]], [xs[np.argmax(d)], ys[np.argmax(d)]],
                         [xs[np.argmax(s)], ys[np.argmax(s)]], [xs[np.argmin(d)], ys[np.argmin(d)]]], dtype=np.float64)
     x, y = corners[:, 0], corners[:, 1]
+    height, width = bright.shape
+    if (np.minimum(x, width - 1 - x).min() < EDGE_PX or np.minimum(y, height - 1 - y).min() < EDGE_PX):
+        return None  # a corner on the image's edge: the page is cut by the frame (turned in a scan), not seen whole
     area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
     if bright.sum() < MIN_FILL * area:  # the bright region is not a page (shadows, wrinkles cut into it)
         return None
