@@ -1,16 +1,16 @@
 """A page drawn the way ECG-Image-Kit draws it (the renderer of the real competition's images), reimplemented from
 its documented behaviour and measurements of its output.
 
-A letter page of exactly 11 × 8.5 in at the given dpi (2200 × 1700 at 200 dpi, 1100 × 850 at 100), 25 mm/s and
-10 mm/mV. The grid: vertical lines every mm from the left edge, horizontal lines every mm up from the bottom edge,
-1 px wide at 200 dpi (lighter at lower dpi); majors (every 5 mm) pure red, minors pink; the horizontal minors are
-drawn over the vertical majors. Rows' baselines at 90.0 / 125.9 / 161.9 / 194.9 mm from the top (80 mm of empty
-grid above row I's pulse); each row starts with a 1 mV calibration pulse, 1.5 × the trace width, drawn as
-ECG-Image-Kit draws it: 0.2 s + 4 samples of 0, 0, 1, ..., 1, 0, 0 from 10 mm, so it rises over its second sample
-and falls 1-2 samples after the data's start at 15 mm (15 ms late at 100 Hz). Traces 0.75 pt wide, anti-aliased,
-in one grey of 0-51; a separator tick, 3 × the trace width, at each column's start (±1.75 mm at 100 dpi, ±3.4 mm
-at 200), snapped to a pixel's centre as matplotlib snaps straight lines; labels in DejaVu Sans 11 pt 4-7 mm below the baseline; a footer "25mm/s" / "10mm/mV"
-16 mm below the rhythm strip; a black 1-px frame; no header.
+A letter page of exactly 11 × 8.5 in at the given dpi (2200 × 1700 at 200 dpi, 1100 × 850 at 100), 25 mm/s and 10
+mm/mV. The grid: vertical lines every mm from the left edge, horizontal lines every mm up from the bottom edge, 1 px
+wide at 200 dpi (lighter at lower dpi); majors (every 5 mm) pure red, minors pink; the horizontal minors are drawn
+over the vertical majors. Rows' baselines at 90.0 / 125.9 / 161.9 / 194.9 mm from the top (80 mm of empty grid above
+row I's pulse); each row starts with a 1 mV calibration pulse, 1.5 × the trace width, drawn as ECG-Image-Kit draws
+it: 0.2 s + 4 samples of 0, 0, 1, ..., 1, 0, 0 from 10 mm, so it rises over its second sample and falls 1-2 samples
+after the data's start at 15 mm (15 ms late at 100 Hz). Traces 0.75 pt wide, anti-aliased, in one grey of 0-51; a
+separator tick, 3 × the trace width, at each column's start (±1.75 mm at 100 dpi, ±3.4 mm at 200), snapped to a
+pixel's centre as matplotlib snaps straight lines; labels in DejaVu Sans 11 pt 4-7 mm below the baseline; a footer
+"25mm/s" / "10mm/mV" 16 mm below the rhythm strip; a black 1-px frame; no header.
 """
 from __future__ import annotations
 

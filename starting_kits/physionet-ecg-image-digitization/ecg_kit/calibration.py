@@ -19,6 +19,7 @@ from .timebase import tick_offset
 # (whose turned page keeps the image's size, its corners cut off and black wedges in the image's corners).
 MAX_TILT_DEGREES = 15.0
 
+
 @dataclass
 class PageGeometry:
     angle: float  # degrees the image was turned by (undone before decoding)

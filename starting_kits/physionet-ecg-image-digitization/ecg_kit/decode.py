@@ -54,10 +54,9 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
           ink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
-    The trace is the cheapest path through the columns' runs of ink (dynamic programming): moving between runs that
-    touch costs nothing, a jump costs its height, straying from the row's baseline costs a little, and a column may
-    be skipped (text, a blob, a gap) at `gap_cost`. So a neighbouring row's tall complex or a label is not followed.
-    A run over nearly the whole band is a grid line (a grey grid's ink), never the trace: its column is skipped.
+    The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
+    complex or a label is not followed. A run over nearly the whole band is a grid line (a grey grid's ink), never
+    the trace, and a speck of noise is dropped (`without_specks`).
     With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights)."""
     height, width = weights.shape
     low, high = max(0, int(baseline - half_band)), min(height, int(baseline + half_band))

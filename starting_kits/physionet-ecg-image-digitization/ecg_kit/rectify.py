@@ -33,7 +33,7 @@ def page_corners(image: np.ndarray) -> np.ndarray | None:
                         [xs[np.argmax(s)], ys[np.argmax(s)]], [xs[np.argmin(d)], ys[np.argmin(d)]]], dtype=np.float64)
     x, y = corners[:, 0], corners[:, 1]
     height, width = bright.shape
-    if (np.minimum(x, width - 1 - x).min() < EDGE_PX or np.minimum(y, height - 1 - y).min() < EDGE_PX):
+    if min(np.minimum(x, width - 1 - x).min(), np.minimum(y, height - 1 - y).min()) < EDGE_PX:
         return None  # a corner on the image's edge: the page is cut by the frame (turned in a scan), not seen whole
     area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
     if bright.sum() < MIN_FILL * area:  # the bright region is not a page (shadows, wrinkles cut into it)
