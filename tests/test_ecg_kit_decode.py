@@ -167,3 +167,58 @@ def test_a_page_turned_beyond_8_degrees_within_its_frame(degrees):
         label = record[lead][column * quarter:(column + 1) * quarter]
         fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
         assert fit.p_signal > 10 * fit.p_noise, lead  # above 10 dB
+
+
+@pytest.mark.parametrize("dpi", [100, 200])
+def test_a_stroke_beside_a_separator_tick_is_read(dpi):
+    """ECG-Image-Kit draws a thick tick where one lead's window ends and the next begins. A complex there, rising
+    past the tick or falling under it, is read where it shows: the tick's own pixels are hidden, not the columns
+    around it (which held the window's last value over its last 30-60 ms)."""
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    calibration_module, decode = kit_module("calibration"), kit_module("decode")
+    fs = 500
+    record = signals.simulate(fs, np.random.default_rng(3))
+    end = np.arange(int(7.44 * fs), int(7.5 * fs))
+    rise = np.linspace(0.0, 1.2, len(end))
+    record["V1"][end] += rise  # rising out of the tick, above it
+    record["V2"][end] -= rise  # falling out of it, below
+    printed = kit_page.print_kit(record, fs, dpi, np.random.default_rng(3))
+    image, weights, geometry = calibration_module.estimate_geometry(printed.image, 8.0)
+    assert geometry.tick_spans is not None
+    decoded = decode.decode_page(calibration_module.ink(image), geometry, fs)
+    quarter = fs * 10 // 4
+    for lead in ("V1", "V2"):
+        label = record[lead][2 * quarter:3 * quarter]
+        fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
+        aligned = metric.shifted(decoded[lead], fit.lag, len(label)) - fit.offset
+        last = slice(len(label) - int(0.04 * fs), len(label) - 2)
+        assert np.nanmax(np.abs(aligned[last] - label[last])) < 0.15, (lead, aligned[last], label[last])
+
+
+def test_tick_spans_are_measured_on_ecg_image_kit_pages():
+    """The ticks of rows I-III stand on their baselines, ±1.75 mm at 100 dpi and ±3.5 mm at 200 dpi."""
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    calibration_module = kit_module("calibration")
+    for dpi in (100, 200):
+        record = signals.simulate(250, np.random.default_rng(dpi))
+        geometry = calibration_module.estimate_geometry(kit_page.print_kit(record, 250, dpi,
+                                                                           np.random.default_rng(dpi)).image, 8.0)[2]
+        px_per_mm = dpi / 25.4
+        half = kit_page.TICK_HALF_MM * dpi / 100 * px_per_mm
+        assert geometry.tick_spans is not None and len(geometry.tick_spans) == 3
+        for (top, bottom), baseline_mm in zip(geometry.tick_spans, kit_page.ROW_BASELINES_MM):
+            assert abs((top + bottom) / 2 - baseline_mm * px_per_mm) < 1.5
+            assert abs((bottom - top) / 2 - half) < 1.5
+
+
+def test_a_run_split_by_one_paler_pixel_is_one_run():
+    """An anti-aliased steep stroke pales in a pixel here and there: the two pieces are one run (else the tracking
+    may take the smaller piece, nearer the baseline, and cut a notch into the complex); two strokes a few pixels
+    apart are two."""
+    decode_module = kit_module("decode")
+    column = np.zeros(60, dtype=np.float32)
+    column[10:25] = column[26:30] = 0.9
+    column[25] = 0.2
+    column[40:44] = column[47:50] = 0.9
+    runs = decode_module.column_runs(column, np.arange(60, dtype=np.float64))
+    assert [run[1:] for run in runs] == [(10.0, 29.0), (40.0, 43.0), (47.0, 49.0)]

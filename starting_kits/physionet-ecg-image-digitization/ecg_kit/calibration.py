@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from . import MM_PER_MV, PAGE_MM
-from .timebase import tick_offset
+from .timebase import tick_offset, tick_spans
 
 # The rotation searched (degrees either way): a scan or a photo turned by hand, and ECG-Image-Kit's augmentation
 # (whose turned page keeps the image's size, its corners cut off and black wedges in the image's corners).
@@ -29,6 +29,7 @@ class PageGeometry:
     source: str  # what px/mm came from: grid | pulse | page
     first_x: float | None = None  # where the first column's own ink begins (past the pulse's falling stroke)
     tick_half: float | None = None  # half the separator ticks' width (px), when they were found
+    tick_spans: list[tuple[float, float]] | None = None  # the rows (top, bottom) rows I-III's ticks cover
     pulse_fall: float | None = None  # x of the middle of the pulses' falling stroke, when they were found
 
 
@@ -339,5 +340,6 @@ def estimate_geometry(image: np.ndarray, deskew_degrees: float, trace_map: np.nd
         x_start += ticks[0]
     geometry = PageGeometry(angle, px_per_mm, baselines, x_start, source, first_x,
                             tick_half=ticks[1] if ticks is not None else None,
+                            tick_spans=tick_spans(weights, baselines, x_start, px_per_mm) if ticks else None,
                             pulse_fall=edges[1] if edges is not None else None)
     return image, without_grid_lines(weights), geometry

@@ -17,6 +17,7 @@ FAINT_THRESHOLD = 0.15  # a thin line's faint pixels, raised to a run's when joi
 JOIN_STEPS = 4  # pixels from a strong one a faint pixel may be, through faint ones
 LINE_MM = 0.2646  # ECG-Image-Kit's 0.75-pt line
 THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where faint
+GAP_PX = 1  # runs of a column this close are one: an anti-aliased steep stroke pales in a pixel or two
 SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
 
 
@@ -45,8 +46,26 @@ def column_runs(column: np.ndarray, rows: np.ndarray,
         return []
     edges = np.diff(np.concatenate([[0], strong.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(float(np.average(rows[a:b], weights=column[a:b])), float(rows[a]), float(rows[b - 1]))
+    keep = np.concatenate([[True], starts[1:] - ends[:-1] > GAP_PX])  # runs split by a paler pixel are one
+    starts, ends = starts[keep], np.concatenate([ends[:-1][keep[1:]], ends[-1:]])
+    return [(float(np.average(rows[a:b], weights=np.nan_to_num(column[a:b]))), float(rows[a]), float(rows[b - 1]))
             for a, b in zip(starts, ends)]
+
+
+def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
+                   rows: np.ndarray) -> list[tuple[float, float, float, float, float]]:
+    """The runs as the tracking compares them: (centroid, top, bottom, shown top, shown bottom). A run that meets
+    hidden pixels (a separator tick) may go on under them: its top or bottom reaches over them, so that it touches
+    what shows beyond; the shown ones are what the points and the fit use."""
+    reached = []
+    for centroid, top, bottom in runs:
+        a, b = int(top - rows[0]), int(bottom - rows[0])
+        while a > 0 and hidden[a - 1]:
+            a -= 1
+        while b < len(hidden) - 1 and hidden[b + 1]:
+            b += 1
+        reached.append((centroid, float(rows[a]), float(rows[b]), top, bottom))
+    return reached
 
 
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
@@ -57,6 +76,9 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
     complex or a label is not followed. A run over nearly the whole band is a grid line (a grey grid's ink), never
     the trace, and a speck of noise is dropped (`without_specks`).
+    Where the map is hidden (NaN: a separator tick), the trace may pass under it: the hidden rows are a run of their
+    own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
+    into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
     With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights)."""
     height, width = weights.shape
     low, high = max(0, int(baseline - half_band)), min(height, int(baseline + half_band))
@@ -66,20 +88,31 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     rows = np.arange(low, high, dtype=np.float64)
     candidates = []
     for x in range(x0, x1):
-        runs = column_runs(weights[low:high, x], rows) if 0 <= x < width else []
-        candidates.append([run for run in runs if run[2] - run[1] < 0.9 * (high - low)])
+        column = weights[low:high, x] if 0 <= x < width else np.zeros(0)
+        hidden = np.isnan(column)
+        runs = reaching_under(column_runs(column, rows), hidden, rows) if len(column) else []
+        candidates.append([run for run in runs if run[4] - run[3] < 0.9 * (high - low)] + hidden_runs(hidden, rows))
     candidates = without_specks(candidates)
     centre, top, bottom = (np.full(n, np.nan) for _ in range(3))
     for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost)):
         if run is not None:
-            centre[i], top[i], bottom[i] = run
+            centre[i], top[i], bottom[i] = run[0], run[3], run[4]
     xs, ys = column_points(centre, top, bottom)
     if refine_px_per_mm is None:
         return xs, ys
     return refine_steep(weights if ink is None else ink, x0, centre, top, bottom, xs, ys, refine_px_per_mm)
 
 
-def without_specks(candidates: list[list[tuple[float, float, float]]]) -> list[list[tuple[float, float, float]]]:
+def hidden_runs(hidden: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
+    """The column's hidden stretches as runs the path may go through without a point: (NaN, top, bottom, NaN, NaN)."""
+    if not hidden.any():
+        return []
+    edges = np.diff(np.concatenate([[0], hidden.astype(np.int8), [0]]))
+    return [(np.nan, float(rows[a]), float(rows[b - 1]), np.nan, np.nan)
+            for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+
+
+def without_specks(candidates: list[list[tuple[float, ...]]]) -> list[list[tuple[float, ...]]]:
     """The runs less specks: a run spanning less than SPECK_PX that touches no run of either neighbouring column is
     noise (a line, however steep or faint, continues into a neighbour)."""
     def touches(run, others):
@@ -92,8 +125,8 @@ def without_specks(candidates: list[list[tuple[float, float, float]]]) -> list[l
     return kept
 
 
-def cheapest_path(candidates: list[list[tuple[float, float, float]]], baseline: float,
-                  gap_cost: float) -> list[tuple[float, float, float] | None]:
+def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float,
+                  gap_cost: float) -> list[tuple[float, ...] | None]:
     """The run chosen in each column (None: skipped), by dynamic programming over the columns: moving between runs
     that touch costs nothing, a jump costs its height, straying from the baseline costs a little, and skipping a
     column costs `gap_cost` (a way round text, a blob or a gap, from which any run may be taken up again)."""
@@ -122,7 +155,7 @@ def cheapest_path(candidates: list[list[tuple[float, float, float]]], baseline: 
     return chosen
 
 
-def jump(prior: tuple[float, float, float], run: tuple[float, float, float]) -> float:
+def jump(prior: tuple[float, ...], run: tuple[float, ...]) -> float:
     """The height between two runs of neighbouring columns beyond touching (0 when they touch or overlap)."""
     return max(0.0, max(run[1] - prior[2], prior[1] - run[2]) - 1.0)
 
@@ -147,22 +180,58 @@ def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tu
 
 def window_columns(geometry: PageGeometry, x_start: float, seconds: tuple[float, float], tick_before: bool,
                    tick_after: bool) -> tuple[int, int]:
-    """The pixel columns x0..x1-1 a window of `seconds` is read from. The separator tick centred on a boundary
-    between columns (3 trace widths) and the pulse's falling stroke hide the trace where they stand: those columns
-    are left out, and the trace is extended over them."""
+    """The pixel columns x0..x1-1 a window of `seconds` is read from. Where the ticks were measured, their own
+    pixels are emptied (`tick_boxes`) and each column belongs to the window its centre falls in: the trace beside
+    a tick, above or below it, is read. Else the separator tick centred on a boundary between columns (3 trace
+    widths) hides the trace where it stands: those columns are left out, and the trace is extended over them.
+    The pulse's falling stroke hides the first column's start."""
     px_per_mm = geometry.px_per_mm
     px_per_second = MM_PER_SECOND * px_per_mm
+    start, end = x_start + seconds[0] * px_per_second, x_start + seconds[1] * px_per_second
+    masked = geometry.tick_half is not None and geometry.tick_spans is not None
     separator = geometry.tick_half + 1 if geometry.tick_half is not None else SEPARATOR_MM * px_per_mm
-    if tick_before:
-        hidden_start = separator
+    if tick_before and masked:
+        x0 = int(np.floor(start - 0.5)) + 1
+    elif tick_before:
+        x0 = int(np.ceil(start + separator))
     elif geometry.first_x is not None:
-        hidden_start = max(0.0, geometry.first_x - x_start)
+        x0 = int(np.ceil(start + max(0.0, geometry.first_x - x_start)))
     else:
-        hidden_start = PULSE_MM * px_per_mm
-    hidden_end = separator if tick_after else 0.0
-    x0 = int(np.ceil(x_start + seconds[0] * px_per_second + hidden_start))
-    x1 = int(np.floor(x_start + seconds[1] * px_per_second - hidden_end)) + (0 if tick_after else 1)
+        x0 = int(np.ceil(start + PULSE_MM * px_per_mm))
+    if tick_after and masked:
+        x1 = int(np.ceil(end - 0.5))
+    elif tick_after:
+        x1 = int(np.floor(end - separator))
+    else:
+        x1 = int(np.floor(end)) + 1
     return x0, x1
+
+
+def tick_boxes(geometry: PageGeometry, row: int) -> list[tuple[slice, slice]]:
+    """The (rows, columns) a row's separator ticks cover, when they were measured: every 2.5 s from the ticks' own
+    start, the columns whose centre lies within half their width, their rows and a pixel more (the ends'
+    anti-aliasing). The rhythm strip has none."""
+    if geometry.tick_half is None or geometry.tick_spans is None or row >= len(geometry.tick_spans):
+        return []
+    px_per_second = MM_PER_SECOND * geometry.px_per_mm
+    top, bottom = geometry.tick_spans[row]
+    boxes = []
+    for boundary in range(1, len(ROWS[row])):
+        centre = geometry.x_start + boundary * COLUMN_SECONDS * px_per_second
+        columns = slice(max(0, int(np.ceil(centre - geometry.tick_half - 0.5))),  # centres within its half width
+                        max(0, int(np.floor(centre + geometry.tick_half - 0.5)) + 1))
+        boxes.append((slice(max(0, int(np.floor(top - 1))), max(0, int(np.ceil(bottom + 1)) + 1)), columns))
+    return boxes
+
+
+def without_ticks(weights: np.ndarray, boxes: list[tuple[slice, slice]]) -> np.ndarray:
+    """A copy of a map (H × W) with the boxes hidden (NaN: neither ink nor paper, see `column_runs` and refine.py)."""
+    if not boxes:
+        return weights
+    weights = weights.astype(np.float32, copy=True)
+    for rows, columns in boxes:
+        weights[rows, columns] = np.nan
+    return weights
 
 
 def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: float = 5.0,
@@ -180,14 +249,16 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
     out: dict[str, np.ndarray] = {}
     for row, leads in enumerate(ROWS):
         baseline = geometry.baselines[row]
+        boxes = tick_boxes(geometry, row)
+        row_weights = without_ticks(weights[row] if weights.ndim == 3 else weights, boxes)
+        row_ink = without_ticks(ink, boxes) if ink is not None else None
         for column, lead in enumerate(leads):
             rhythm = len(leads) == 1
             t0, t1 = (0.0, 10.0) if rhythm else (COLUMN_SECONDS * column, COLUMN_SECONDS * (column + 1))
             x0, x1 = window_columns(geometry, x_start, (t0, t1), column > 0 and not rhythm,
                                     column < len(leads) - 1 and not rhythm)
-            row_weights = weights[row] if weights.ndim == 3 else weights
             xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
-                           refine_px_per_mm=px_per_mm if refine else None, ink=ink)
+                           refine_px_per_mm=px_per_mm if refine else None, ink=row_ink)
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:

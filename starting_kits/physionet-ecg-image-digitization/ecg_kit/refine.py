@@ -51,7 +51,9 @@ def observed_pixels(weights, x0, columns, top, bottom):
         xs.append(np.full(high - low, i + 0.5, dtype=np.float32))
         ys.append(np.arange(low, high, dtype=np.float32))
         ink.append(weights[low:high, x0 + i].astype(np.float32))
-    return (torch.from_numpy(np.concatenate(a)) for a in (xs, ys, ink))
+    xs, ys, ink = (np.concatenate(a) for a in (xs, ys, ink))
+    seen = np.isfinite(ink)  # NaN: hidden (a separator tick), neither ink nor paper
+    return (torch.from_numpy(a[seen]) for a in (xs, ys, ink))
 
 
 def refine_steep(weights: np.ndarray, x0: int, centre: np.ndarray, top: np.ndarray, bottom: np.ndarray,

@@ -71,6 +71,38 @@ def tick_offset(weights: np.ndarray, baselines: list[float], x_start: float,
     return centre - reach + phase, (right - left + 1) / 2
 
 
+def tick_spans(weights: np.ndarray, baselines: list[float], x_start: float,
+               px_per_mm: float) -> list[tuple[float, float]] | None:
+    """The rows (top, bottom) the separator ticks of rows I-III cover, from the run of ink through the baseline in
+    each tick's middle column. A trace crossing there lengthens a run: the ticks' height is the median run's, and
+    a row's ticks stand where its runs of that height stand (None when fewer than five of the nine are found)."""
+    px_per_second = MM_PER_SECOND * px_per_mm
+    runs: list[list[tuple[int, int]]] = []
+    for baseline in baselines[:3]:
+        runs.append([])
+        for boundary in (1, 2, 3):
+            x, y = int(np.floor(x_start + boundary * COLUMN_SECONDS * px_per_second)), int(round(baseline))
+            if not (0 <= x < weights.shape[1] and 0 <= y < weights.shape[0]) or weights[y, x] <= 0.5:
+                continue
+            inked = weights[:, x] > 0.5
+            top, bottom = y, y
+            while top > 0 and inked[top - 1]:
+                top -= 1
+            while bottom < len(inked) - 1 and inked[bottom + 1]:
+                bottom += 1
+            runs[-1].append((top, bottom))
+    heights = [bottom - top for row in runs for top, bottom in row]
+    if len(heights) < 5:
+        return None
+    height = float(np.median(heights))
+    spans = []
+    for baseline, row in zip(baselines, runs):
+        middles = [(top + bottom) / 2 for top, bottom in row if abs(bottom - top - height) <= 2]
+        middle = float(np.median(middles)) if middles else float(baseline)
+        spans.append((middle - height / 2, middle + height / 2))
+    return spans
+
+
 def data_start(geometry, fs: int) -> float:
     """x of the data's time 0. Ticks are drawn snapped to whole pixels (±0.5 px, a third of a sample at 100 Hz and
     100 dpi, which costs dB), the pulse's slanted falling stroke is not: when the data starts at the falling edge
