@@ -222,3 +222,27 @@ def test_a_run_split_by_one_paler_pixel_is_one_run():
     column[40:44] = column[47:50] = 0.9
     runs = decode_module.column_runs(column, np.arange(60, dtype=np.float64))
     assert [run[1:] for run in runs] == [(10.0, 29.0), (40.0, 43.0), (47.0, 49.0)]
+
+
+def test_the_page_of_a_photo_is_found_inside_a_lighter_rim():
+    """A phone photo: the page on a dark table, and beyond the table, at the photo's edge, something lighter again.
+    The page is the bright region around the centre, not everything bright: its corners are found, not the photo's."""
+    from PIL import Image, ImageDraw
+
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    rectify = kit_module("rectify")
+    page = kit_page.print_kit(signals.simulate(250, np.random.default_rng(4)), 250, 50, np.random.default_rng(4)).image
+    canvas = Image.new("RGB", (700, 560), (225, 225, 215))  # the light rim
+    canvas.paste((30, 90, 40), (25, 25, 675, 535))  # the dark table
+    corners = np.array([[70.0, 60.0], [640.0, 45.0], [625.0, 500.0], [80.0, 485.0]])  # a little perspective
+    height, width = page.shape[:2]
+    source = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    inverse = rectify.homography(corners, source)  # canvas pixel -> page pixel, as PIL asks
+    warped = Image.fromarray(page).transform(canvas.size, Image.Transform.PERSPECTIVE, tuple(inverse.flatten()[:8]),
+                                             resample=Image.Resampling.BILINEAR)
+    inside = Image.new("L", canvas.size, 0)
+    ImageDraw.Draw(inside).polygon([tuple(point) for point in corners], fill=255)
+    canvas.paste(warped, (0, 0), inside)
+    found = rectify.page_corners(np.asarray(canvas))
+    assert found is not None
+    assert np.abs(found - corners).max() < 6, found

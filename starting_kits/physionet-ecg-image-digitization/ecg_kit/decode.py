@@ -19,6 +19,7 @@ LINE_MM = 0.2646  # ECG-Image-Kit's 0.75-pt line
 THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where faint
 GAP_PX = 1  # runs of a column this close are one: an anti-aliased steep stroke pales in a pixel or two
 SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
+STRAY_COST = 0.01  # per pixel a run lies off the baseline: a row's own trace before a neighbour's complex
 
 
 def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -137,7 +138,7 @@ def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float,
         cost = np.full(len(runs) + 1, np.inf)
         back = np.zeros(len(runs) + 1, dtype=np.int64)
         for j, run in enumerate(runs):
-            unary = 0.01 * max(0.0, run[1] - baseline, baseline - run[2])
+            unary = STRAY_COST * max(0.0, run[1] - baseline, baseline - run[2])
             steps = [jump(prior, run) for prior in previous] + [0.0]
             totals = previous_cost + np.array(steps) + unary
             back[j] = int(np.argmin(totals))

@@ -6,13 +6,14 @@ when no background shows around the page (a scan) or the region is implausible.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from . import PAGE_MM
 
 MIN_PAGE_SHARE = 0.35  # of the image's area
 MIN_BORDER_SHARE = 0.03  # some background must show, or this is not a photo of a page
 EDGE_PX = 2  # of the 400-px copy: a corner this near the image's edge is where the frame cuts the page
+CLOSE_PX = 5  # of the 400-px copy: a dark line this thin inside the page (a trace, text) does not cut it
 MIN_FILL = 0.9  # of the quadrilateral found that the bright region must cover (a page seen whole)
 
 
@@ -23,7 +24,7 @@ def page_corners(image: np.ndarray) -> np.ndarray | None:
                                                       max(1, int(image.shape[0] * small_scale)))), dtype=np.float32)
     brightness = small.mean(axis=2)
     threshold = 0.5 * (np.percentile(brightness, 5) + np.percentile(brightness, 90))
-    bright = brightness > threshold
+    bright = central_region(brightness > threshold)
     share = bright.mean()
     if not (MIN_PAGE_SHARE < share < 1 - MIN_BORDER_SHARE):
         return None
@@ -39,6 +40,18 @@ def page_corners(image: np.ndarray) -> np.ndarray | None:
     if bright.sum() < MIN_FILL * area:  # the bright region is not a page (shadows, wrinkles cut into it)
         return None
     return (corners + 0.5) / small_scale
+
+
+def central_region(bright: np.ndarray) -> np.ndarray:
+    """The bright region around the image's centre, with the traces' thin dark lines closed: what lies beyond a
+    dark border (a lighter rim of the table or the photo's own edge) is not the page."""
+    picture = Image.fromarray((bright * 255).astype(np.uint8))
+    closed = picture.filter(ImageFilter.MaxFilter(CLOSE_PX)).filter(ImageFilter.MinFilter(CLOSE_PX))
+    centre = (closed.width // 2, closed.height // 2)
+    if closed.getpixel(centre) != 255:
+        return bright
+    ImageDraw.floodfill(closed, centre, 128)
+    return np.asarray(closed) == 128
 
 
 def homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
