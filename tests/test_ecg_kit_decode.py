@@ -246,3 +246,19 @@ def test_the_page_of_a_photo_is_found_inside_a_lighter_rim():
     found = rectify.page_corners(np.asarray(canvas))
     assert found is not None
     assert np.abs(found - corners).max() < 6, found
+
+
+def test_a_faint_trace_the_network_sees_is_kept_in_the_trace_map():
+    """A photo of a monitor draws the trace in a pale grey: little ink where the committed network sees the trace
+    clearly. The ink is scaled to the network's trace pixels, so their geometric mean still passes the runs'
+    threshold along most of the trace (a quarter of its pixels did unscaled)."""
+    import torch
+
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    network, pipeline, decode = kit_module("network"), kit_module("pipeline"), kit_module("decode")
+    printed = kit_page.print_kit(signals.simulate(250, np.random.default_rng(6)), 250, 100, np.random.default_rng(6))
+    faint = (255 - (255 - printed.image.astype(np.float32)) * 0.2).astype(np.uint8)  # everything 80 % paler
+    model = network.load(KIT / "weights" / "default.pt", torch.device("cpu"))
+    maps = pipeline.trace_maps(faint, model, torch.device("cpu"))
+    trace = printed.mask > 0
+    assert (maps.max(axis=0)[trace] > decode.RUN_THRESHOLD).mean() > 0.5
