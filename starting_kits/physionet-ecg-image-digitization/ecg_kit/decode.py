@@ -182,7 +182,7 @@ def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tu
 def window_columns(geometry: PageGeometry, x_start: float, seconds: tuple[float, float], tick_before: bool,
                    tick_after: bool) -> tuple[int, int]:
     """The pixel columns x0..x1-1 a window of `seconds` is read from. Where the ticks were measured, their own
-    pixels are emptied (`tick_boxes`) and each column belongs to the window its centre falls in: the trace beside
+    pixels are hidden (`tick_boxes`) and each column belongs to the window its centre falls in: the trace beside
     a tick, above or below it, is read. Else the separator tick centred on a boundary between columns (3 trace
     widths) hides the trace where it stands: those columns are left out, and the trace is extended over them.
     The pulse's falling stroke hides the first column's start."""
@@ -226,7 +226,7 @@ def tick_boxes(geometry: PageGeometry, row: int) -> list[tuple[slice, slice]]:
 
 
 def without_ticks(weights: np.ndarray, boxes: list[tuple[slice, slice]]) -> np.ndarray:
-    """A copy of a map (H × W) with the boxes hidden (NaN: neither ink nor paper, see `column_runs` and refine.py)."""
+    """A copy of a map (H × W) with the boxes hidden (NaN: neither ink nor paper; see `track` and refine.py)."""
     if not boxes:
         return weights
     weights = weights.astype(np.float32, copy=True)
