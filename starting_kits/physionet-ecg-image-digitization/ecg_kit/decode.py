@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 from . import COLUMN_SECONDS, MM_PER_MV, MM_PER_SECOND, ROWS
 from .calibration import PageGeometry
 from .refine import refine_steep
-from .timebase import data_start
+from .timebase import data_start, tick_xs
 
 SEPARATOR_MM = 0.5  # half a separator tick's width, and a little more
 PULSE_MM = 0.3  # half the calibration pulse's falling stroke
@@ -45,12 +45,17 @@ def column_runs(column: np.ndarray, rows: np.ndarray,
     strong = column > threshold
     if not strong.any():
         return []
-    edges = np.diff(np.concatenate([[0], strong.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, ends = stretches(strong)
     keep = np.concatenate([[True], starts[1:] - ends[:-1] > GAP_PX])  # runs split by a paler pixel are one
     starts, ends = starts[keep], np.concatenate([ends[:-1][keep[1:]], ends[-1:]])
     return [(float(np.average(rows[a:b], weights=np.nan_to_num(column[a:b]))), float(rows[a]), float(rows[b - 1]))
             for a, b in zip(starts, ends)]
+
+
+def stretches(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a column's True stretches start and end (exclusive)."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
@@ -108,9 +113,7 @@ def hidden_runs(hidden: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]
     """The column's hidden stretches as runs the path may go through without a point: (NaN, top, bottom, NaN, NaN)."""
     if not hidden.any():
         return []
-    edges = np.diff(np.concatenate([[0], hidden.astype(np.int8), [0]]))
-    return [(np.nan, float(rows[a]), float(rows[b - 1]), np.nan, np.nan)
-            for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))]
+    return [(np.nan, float(rows[a]), float(rows[b - 1]), np.nan, np.nan) for a, b in zip(*stretches(hidden))]
 
 
 def without_specks(candidates: list[list[tuple[float, ...]]]) -> list[list[tuple[float, ...]]]:
@@ -189,7 +192,7 @@ def window_columns(geometry: PageGeometry, x_start: float, seconds: tuple[float,
     px_per_mm = geometry.px_per_mm
     px_per_second = MM_PER_SECOND * px_per_mm
     start, end = x_start + seconds[0] * px_per_second, x_start + seconds[1] * px_per_second
-    masked = geometry.tick_half is not None and geometry.tick_spans is not None
+    masked = geometry.tick_spans is not None  # measured only where the ticks were found
     separator = geometry.tick_half + 1 if geometry.tick_half is not None else SEPARATOR_MM * px_per_mm
     if tick_before and masked:
         x0 = int(np.floor(start - 0.5)) + 1
@@ -212,13 +215,11 @@ def tick_boxes(geometry: PageGeometry, row: int) -> list[tuple[slice, slice]]:
     """The (rows, columns) a row's separator ticks cover, when they were measured: every 2.5 s from the ticks' own
     start, the columns whose centre lies within half their width, their rows and a pixel more (the ends'
     anti-aliasing). The rhythm strip has none."""
-    if geometry.tick_half is None or geometry.tick_spans is None or row >= len(geometry.tick_spans):
+    if geometry.tick_spans is None or row >= len(geometry.tick_spans):
         return []
-    px_per_second = MM_PER_SECOND * geometry.px_per_mm
     top, bottom = geometry.tick_spans[row]
     boxes = []
-    for boundary in range(1, len(ROWS[row])):
-        centre = geometry.x_start + boundary * COLUMN_SECONDS * px_per_second
+    for centre in tick_xs(geometry.x_start, geometry.px_per_mm):
         columns = slice(max(0, int(np.ceil(centre - geometry.tick_half - 0.5))),  # centres within its half width
                         max(0, int(np.floor(centre + geometry.tick_half - 0.5)) + 1))
         boxes.append((slice(max(0, int(np.floor(top - 1))), max(0, int(np.ceil(bottom + 1)) + 1)), columns))

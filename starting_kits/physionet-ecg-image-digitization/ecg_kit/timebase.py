@@ -17,6 +17,11 @@ BAND_MM = 1.2  # a tick covers at least this far above and below the baseline
 PULSE_START_MM = 0.75  # a data start this close to the pulses' falling edge is ECG-Image-Kit's
 
 
+def tick_xs(x_start: float, px_per_mm: float) -> list[float]:
+    """x of the three ticks of a row: the boundaries between its four columns, 2.5 s apart from the data's start."""
+    return [x_start + boundary * COLUMN_SECONDS * MM_PER_SECOND * px_per_mm for boundary in (1, 2, 3)]
+
+
 def column_fill(weights: np.ndarray, baseline: float, x0: int, x1: int, px_per_mm: float) -> np.ndarray:
     """For columns x0..x1-1, the share of the rows within BAND_MM of the baseline that have strong ink."""
     low, high = max(0, int(baseline - BAND_MM * px_per_mm)), int(baseline + BAND_MM * px_per_mm) + 1
@@ -34,8 +39,7 @@ def tick_profile(weights: np.ndarray, baselines: list[float], x_start: float,
     line up."""
     reach = int(np.ceil(SEARCH_MM * px_per_mm))
     total = np.zeros(2 * reach + 1)
-    px_per_second = MM_PER_SECOND * px_per_mm
-    expected = [x_start + boundary * COLUMN_SECONDS * px_per_second for boundary in (1, 2, 3)]
+    expected = tick_xs(x_start, px_per_mm)
     for baseline in baselines[:3]:
         for x in expected:
             centre = int(np.floor(x))
@@ -76,12 +80,11 @@ def tick_spans(weights: np.ndarray, baselines: list[float], x_start: float,
     """The rows (top, bottom) the separator ticks of rows I-III cover, from the run of ink through the baseline in
     each tick's middle column. A trace crossing there lengthens a run: the ticks' height is the median run's, and
     a row's ticks stand where its runs of that height stand (None when fewer than five of the nine are found)."""
-    px_per_second = MM_PER_SECOND * px_per_mm
     runs: list[list[tuple[int, int]]] = []
     for baseline in baselines[:3]:
         runs.append([])
-        for boundary in (1, 2, 3):
-            x, y = int(np.floor(x_start + boundary * COLUMN_SECONDS * px_per_second)), int(round(baseline))
+        for tick_x in tick_xs(x_start, px_per_mm):
+            x, y = int(np.floor(tick_x)), int(round(baseline))
             if not (0 <= x < weights.shape[1] and 0 <= y < weights.shape[0]) or weights[y, x] <= 0.5:
                 continue
             inked = weights[:, x] > 0.5
