@@ -224,6 +224,23 @@ def test_a_run_split_by_one_paler_pixel_is_one_run():
     assert [run[1:] for run in runs] == [(10.0, 29.0), (40.0, 43.0), (47.0, 49.0)]
 
 
+def test_a_deep_s_wave_broken_by_pale_pixels_is_followed():
+    """A thin steep stroke under noise breaks where a grid line or a shadow pales a few pixels (ECG-Image-Kit's
+    distorted 100-dpi pages). Between two pieces of a steep stroke a break costs a fifth of its height, so the S
+    wave's trough is followed; else skipping a column and going on along the baseline was cheaper."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 40), dtype=np.float32)
+    weights[60, :21] = weights[60, 25:] = 0.9  # the baseline around a QRS
+    weights[45:60, 20] = weights[45:59, 21] = 0.9  # the R wave up and down, to just above the baseline
+    weights[58, 22] = 0.9  # a pixel of the downstroke; the stroke goes on below after a break of 7 px
+    weights[66:101, 22] = weights[75:101, 23] = weights[66:96, 24] = 0.9  # the S wave down to y 100 and up ...
+    weights[58:62, 24] = weights[59:62, 25] = 0.9  # ... broken again before it rejoins the baseline
+    xs, ys = decode_module.track(weights, 0, 40, baseline=60.0, half_band=55.0, gap_cost=6.0, steep_px=4.0)
+    assert 23 in set(np.floor(xs).astype(int)) and ys.max() > 85  # the trough is read
+    xs, ys = decode_module.track(weights, 0, 40, baseline=60.0, half_band=55.0, gap_cost=6.0)  # no steep pieces
+    assert ys.max() < 70
+
+
 def test_the_page_of_a_photo_is_found_inside_a_lighter_rim():
     """A phone photo: the page on a dark table, and beyond the table, at the photo's edge, something lighter again.
     The page is the bright region around the centre, not everything bright: its corners are found, not the photo's."""

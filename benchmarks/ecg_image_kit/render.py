@@ -1,11 +1,13 @@
 """Render real 12-lead records with ECG-Image-Kit (runs in /tmp/ecgkit-venv: NumPy 1.x, imgaug, wfdb).
 
-    /tmp/ecgkit-venv/bin/python benchmarks/ecg_image_kit/render.py OUT_DIR
+    /tmp/ecgkit-venv/bin/python benchmarks/ecg_image_kit/render.py OUT_DIR [SEED ...]
 
 Writes OUT_DIR/records/<id>.hea/.dat (10-s real records, standard lead names), OUT_DIR/truth/<id>.csv (the 12 leads
 in mV, 10*fs rows) and OUT_DIR/<group>/<id>-0.png for the groups clean_100, clean_200, distorted_100, distorted_200.
 Records: PTB-XL 00001_lr (100 Hz, from ECG-Image-Kit's SampleData) and three 10-s windows of PTB s0010_re
 (1000 Hz, from wfdb-python's sample-data; two resampled to 500 and 250 Hz, the Kaggle set's usual rates).
+With SEEDs, it draws held-out pages instead: the same records, distorted at 100 dpi with ECG-Image-Kit's seed SEED,
+as OUT_DIR/distorted_100_s<SEED> (score them with harness.py --groups distorted_100_s11 ...).
 Handwriting (TensorFlow, spaCy) is stubbed out; nothing else of the generator is changed.
 
 Setup (once): `git archive` of the mirror fails on a few absent blobs, so the files are copied one by one:
@@ -59,20 +61,23 @@ def write_records(out: Path) -> None:
         pd.DataFrame(back, columns=LEADS).to_csv(out / "truth" / f"{record_id}.csv", index=False, float_format="%.4f")
 
 
-def render(out: Path) -> None:
+def render(out: Path, groups: dict[str, tuple[int, list[str]]]) -> None:
     sys.path.insert(0, str(KIT))
     os.chdir(KIT)
     stub = types.ModuleType("HandwrittenText.generate")  # handwriting needs TensorFlow and spaCy: not used here
     stub.get_handwritten = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("handwriting not available"))
     sys.modules["HandwrittenText.generate"] = stub
-    for seed, (group, flags) in enumerate(GROUPS.items()):
+    for group, (seed, flags) in groups.items():
         sys.argv = ["gen_ecg_images_from_data_batch.py", "-i", str(out / "records"), "-o", str(out / group),
-                    "-se", str(seed + 1), *flags]
+                    "-se", str(seed), *flags]
         runpy.run_path(str(KIT / "gen_ecg_images_from_data_batch.py"), run_name="__main__")
         print(group, sorted(p.name for p in (out / group).glob("*.png")), flush=True)
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]).resolve()
-    write_records(target)
-    render(target)
+    target, seeds = Path(sys.argv[1]).resolve(), [int(seed) for seed in sys.argv[2:]]
+    if seeds:
+        render(target, {f"distorted_100_s{seed}": (seed, GROUPS["distorted_100"]) for seed in seeds})
+    else:
+        write_records(target)
+        render(target, {group: (seed + 1, flags) for seed, (group, flags) in enumerate(GROUPS.items())})

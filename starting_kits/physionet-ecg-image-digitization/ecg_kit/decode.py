@@ -20,6 +20,8 @@ THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where fai
 GAP_PX = 1  # runs of a column this close are one: an anti-aliased steep stroke pales in a pixel or two
 SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
 STRAY_COST = 0.01  # per pixel a run lies off the baseline: a row's own trace before a neighbour's complex
+STEEP_MM = 1.0  # a run spanning this much is a piece of a steep stroke
+STEEP_BREAK = 0.2  # of a jump's height, what a break between two pieces of a steep stroke costs
 
 
 def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -76,12 +78,14 @@ def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
 
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
           gap_cost: float, refine_px_per_mm: float | None = None,
-          ink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          ink: np.ndarray | None = None, steep_px: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
     The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
     complex or a label is not followed. A run over nearly the whole band is a grid line (a grey grid's ink), never
-    the trace, and a speck of noise is dropped (`without_specks`).
+    the trace, and a speck of noise is dropped (`without_specks`). Runs spanning `steep_px` or more are pieces of a
+    steep stroke: a thin one breaks where noise or a grid line pales a few pixels, so a jump between two of them
+    costs less (STEEP_BREAK) and a QRS's deep S wave is not cut short by a skip.
     Where the map is hidden (NaN: a separator tick), the trace may pass under it: the hidden rows are a run of their
     own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
     into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
@@ -100,7 +104,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
         candidates.append([run for run in runs if run[4] - run[3] < 0.9 * (high - low)] + hidden_runs(hidden, rows))
     candidates = without_specks(candidates)
     centre, top, bottom = (np.full(n, np.nan) for _ in range(3))
-    for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost)):
+    for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost, steep_px)):
         if run is not None:
             centre[i], top[i], bottom[i] = run[0], run[3], run[4]
     xs, ys = column_points(centre, top, bottom)
@@ -129,11 +133,12 @@ def without_specks(candidates: list[list[tuple[float, ...]]]) -> list[list[tuple
     return kept
 
 
-def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float,
-                  gap_cost: float) -> list[tuple[float, ...] | None]:
+def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float, gap_cost: float,
+                  steep_px: float = np.inf) -> list[tuple[float, ...] | None]:
     """The run chosen in each column (None: skipped), by dynamic programming over the columns: moving between runs
-    that touch costs nothing, a jump costs its height, straying from the baseline costs a little, and skipping a
-    column costs `gap_cost` (a way round text, a blob or a gap, from which any run may be taken up again)."""
+    that touch costs nothing, a jump costs its height (a fifth of it between two runs whose shown pixels span
+    `steep_px` or more: a steep stroke's pieces), straying from the baseline costs a little, and skipping a column
+    costs `gap_cost` (a way round text, a blob or a gap, from which any run may be taken up again)."""
     previous: list = []
     previous_cost = np.array([0.0])  # the skipped state before the first column
     backs = []
@@ -142,7 +147,9 @@ def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float,
         back = np.zeros(len(runs) + 1, dtype=np.int64)
         for j, run in enumerate(runs):
             unary = STRAY_COST * max(0.0, run[1] - baseline, baseline - run[2])
-            steps = [jump(prior, run) for prior in previous] + [0.0]
+            steep = run[4] - run[3] >= steep_px
+            steps = [jump(prior, run) * (STEEP_BREAK if steep and prior[4] - prior[3] >= steep_px else 1.0)
+                     for prior in previous] + [0.0]
             totals = previous_cost + np.array(steps) + unary
             back[j] = int(np.argmin(totals))
             cost[j] = totals[back[j]]
@@ -260,7 +267,8 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
             x0, x1 = window_columns(geometry, x_start, (t0, t1), column > 0 and not rhythm,
                                     column < len(leads) - 1 and not rhythm)
             xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
-                           refine_px_per_mm=px_per_mm if refine else None, ink=row_ink)
+                           refine_px_per_mm=px_per_mm if refine else None, ink=row_ink,
+                           steep_px=STEEP_MM * px_per_mm)
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:
