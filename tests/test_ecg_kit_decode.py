@@ -241,6 +241,70 @@ def test_a_deep_s_wave_broken_by_pale_pixels_is_followed():
     assert ys.max() < 70
 
 
+def aliased_qrs(x: np.ndarray) -> np.ndarray:
+    """A tall narrow R wave, an S wave and a T wave, in pixels (y grows down) about a baseline at 100."""
+    return (100 - 60 * np.exp(-((x - 40) / 2.2) ** 2) + 18 * np.exp(-((x - 44.5) / 2.0) ** 2)
+            - 6 * np.exp(-((x - 70) / 8) ** 2))
+
+
+def test_an_aliased_line_is_read_from_its_columns_ranges():
+    """Our own clean pages draw the trace aliased (PIL, 1 px, five samples a column). A column's run is then the
+    range the trace covers across it: read as crossings at the column boundaries and extremes inside, the R wave's
+    tip comes out within half a pixel, where column centroids cut it by 5 px, and the whole curve is closer."""
+    from PIL import Image, ImageDraw
+    decode = kit_module("decode")
+    xs = np.arange(0, 100, 0.2)
+    image = Image.new("L", (100, 200), 0)
+    ImageDraw.Draw(image).line(list(zip(xs.tolist(), aliased_qrs(xs).tolist())), fill=255, width=1)
+    weights = np.asarray(image, dtype=np.float32) / 255
+    assert decode.partial_ink(weights, None) < decode.ALIASED_PARTIAL
+    inner = xs[(xs > 2) & (xs < 97)]
+    truth = aliased_qrs(inner) - 0.5  # PIL puts a point in the pixel it falls in: row r holds heights r..r+1
+    read = {}
+    for aliased in (False, True):
+        px, py = decode.track(weights, 0, 100, baseline=100.0, half_band=90.0, gap_cost=6.0, aliased=aliased)
+        read[aliased] = decode.resample(px, py, inner, smooth=False)
+    assert abs(read[True].min() - truth.min()) < 0.5 and read[False].min() - truth.min() > 3
+    assert np.sqrt(np.mean((read[True] - truth) ** 2)) < 0.85 * np.sqrt(np.mean((read[False] - truth) ** 2))
+
+
+def test_a_peak_spread_over_two_columns_is_read_at_their_boundary():
+    """Two overlapping ranges: the crossing that makes the trace vary least is the shared tip (their overlap's top
+    end), not the overlap's middle, which would read the peak as two with a notch between."""
+    aliased = kit_module("aliased")
+    low = np.array([573.0, 559.0, 560.0, 583.0])  # up a stroke, the tip over columns 1-2, down the next
+    high = np.array([594.0, 572.0, 582.0, 612.0])
+    assert list(aliased.crossings(low, high)) == [572.5, 560.0, 582.5]
+
+
+def test_the_share_of_partial_ink_tells_aliased_sharp_and_blurred_lines_apart():
+    """Aliased (our clean pages): no partial ink beside the trace; anti-aliased (ECG-Image-Kit's clean pages): some,
+    read with a smooth curve; blurred or noisy (scans, photos, distorted pages): most, read with straight lines."""
+    from PIL import Image, ImageDraw, ImageFilter
+    decode, kit_page = kit_module("decode"), task_module("kit_page")
+    xs = np.arange(0, 100, 0.2)
+    points = list(zip(xs.tolist(), aliased_qrs(xs).tolist()))
+    image = Image.new("L", (100, 200), 0)
+    ImageDraw.Draw(image).line(points, fill=255, width=1)
+    coverage = kit_page.ink_coverage((100, 200), [(points, 2.0)])
+    blurred = Image.fromarray((coverage * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.0))
+    shares = [decode.partial_ink(np.asarray(picture, dtype=np.float32) / scale, None)
+              for picture, scale in ((image, 255), (coverage, 1), (blurred, 255))]
+    assert shares[0] < decode.ALIASED_PARTIAL < shares[1] < decode.SHARP_PARTIAL < shares[2], shares
+
+
+def test_a_sharp_lines_points_are_joined_by_a_smooth_curve():
+    """Through a sharp line's points a QRS is curved between columns: PCHIP is closer to it than straight lines,
+    and never overshoots the points (no ringing past a peak)."""
+    decode = kit_module("decode")
+    columns = np.arange(0.5, 100, 1.0)
+    at = np.arange(1, 99, 0.2)
+    smooth = decode.resample(columns, aliased_qrs(columns), at, smooth=True)
+    straight = decode.resample(columns, aliased_qrs(columns), at, smooth=False)
+    assert np.abs(smooth - aliased_qrs(at)).mean() < 0.7 * np.abs(straight - aliased_qrs(at)).mean()
+    assert smooth.min() >= aliased_qrs(columns).min() and smooth.max() <= aliased_qrs(columns).max()
+
+
 def test_the_page_of_a_photo_is_found_inside_a_lighter_rim():
     """A phone photo: the page on a dark table, and beyond the table, at the photo's edge, something lighter again.
     The page is the bright region around the centre, not everything bright: its corners are found, not the photo's."""

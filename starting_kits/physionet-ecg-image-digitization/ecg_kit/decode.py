@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy.interpolate import PchipInterpolator
 
 from . import COLUMN_SECONDS, MM_PER_MV, MM_PER_SECOND, ROWS
+from .aliased import range_points
 from .calibration import PageGeometry
 from .refine import refine_steep
 from .timebase import data_start, tick_xs
@@ -22,6 +24,8 @@ SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing besid
 STRAY_COST = 0.01  # per pixel a run lies off the baseline: a row's own trace before a neighbour's complex
 STEEP_MM = 1.0  # a run spanning this much is a piece of a steep stroke
 STEEP_BREAK = 0.2  # of a jump's height, what a break between two pieces of a steep stroke costs
+ALIASED_PARTIAL = 0.16  # below this share of partial ink beside the trace, the line is aliased (aliased.py)
+SHARP_PARTIAL = 0.65  # below it, the line is sharp: a smooth curve through its points (`resample`)
 
 
 def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -78,7 +82,8 @@ def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
 
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
           gap_cost: float, refine_px_per_mm: float | None = None,
-          ink: np.ndarray | None = None, steep_px: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+          ink: np.ndarray | None = None, steep_px: float = np.inf,
+          aliased: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
     The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
@@ -89,7 +94,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     Where the map is hidden (NaN: a separator tick), the trace may pass under it: the hidden rows are a run of their
     own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
     into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
-    With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights)."""
+    With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights); an
+    `aliased` line a pixel or two thick is read from its runs' ranges instead (aliased.py)."""
     height, width = weights.shape
     low, high = max(0, int(baseline - half_band)), min(height, int(baseline + half_band))
     n = x1 - x0
@@ -107,6 +113,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost, steep_px)):
         if run is not None:
             centre[i], top[i], bottom[i] = run[0], run[3], run[4]
+    if aliased and np.nanmedian(bottom - top) < 2:  # a pixel or two thick: a wider one's runs reach the next columns
+        return range_points(centre, top, bottom)
     xs, ys = column_points(centre, top, bottom)
     if refine_px_per_mm is None:
         return xs, ys
@@ -243,6 +251,30 @@ def without_ticks(weights: np.ndarray, boxes: list[tuple[slice, slice]]) -> np.n
     return weights
 
 
+def partial_ink(weights: np.ndarray, ink: np.ndarray | None) -> float:
+    """How much of the ink on and beside the trace (the map's pixels over 0.5, and their neighbours) is partial:
+    about 0 for an aliased line (every pixel inked or not), a quarter to a half for an anti-aliased one, most of it
+    for a line under noise or blur."""
+    trace = (weights.max(axis=0) if weights.ndim == 3 else weights) > 0.5
+    near = np.asarray(Image.fromarray(trace.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))) > 0
+    values = (ink if ink is not None else weights if weights.ndim == 2 else weights.max(axis=0))[near]
+    inked = values > FAINT_THRESHOLD
+    return float(np.mean(inked & (values < 0.85)) / max(np.mean(inked), 1e-9)) if inked.any() else 1.0
+
+
+def resample(times: np.ndarray, values: np.ndarray, at: np.ndarray, smooth: bool) -> np.ndarray:
+    """The trace's values at the times `at` from its points. Through a sharp line's points a smooth curve that never
+    overshoots them (PCHIP: a QRS is curved between columns); a noisy line's points jitter, and a cubic would follow
+    the jitter: there, straight lines. Outside the points, their end values."""
+    if not smooth or len(times) < 3:
+        return np.interp(at, times, values)
+    distinct = np.concatenate([[True], np.diff(times) > 0])
+    times, values = times[distinct], values[distinct]
+    if len(times) < 3:
+        return np.interp(at, times, values)
+    return PchipInterpolator(times, values)(np.clip(at, times[0], times[-1]))
+
+
 def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: float = 5.0,
                 refine: bool = True, ink: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The 12 leads as the test set asks: lead II over 10 s, every other lead its 2.5-s window.
@@ -251,6 +283,7 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
     complex of the row above or below from being followed. `ink` (H × W, default: the weights) is what the steep
     stretches are fitted to: how much of each pixel the line covers, which a network's probabilities are not."""
     px_per_mm, x_start = geometry.px_per_mm, data_start(geometry, fs)
+    partial = partial_ink(weights, ink)
     weights = with_faint_line(weights, px_per_mm)
     px_per_second, px_per_mv = MM_PER_SECOND * px_per_mm, MM_PER_MV * px_per_mm
     spacing = np.median(np.diff(geometry.baselines)) if len(geometry.baselines) > 1 else 36 * px_per_mm
@@ -268,14 +301,14 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
                                     column < len(leads) - 1 and not rhythm)
             xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
                            refine_px_per_mm=px_per_mm if refine else None, ink=row_ink,
-                           steep_px=STEEP_MM * px_per_mm)
+                           steep_px=STEEP_MM * px_per_mm, aliased=partial < ALIASED_PARTIAL)
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:
                 samples = np.zeros(n)
-            else:  # gaps are bridged by the straight line between the points around them
-                times = (x0 + xs - x_start) / px_per_second
-                samples = np.interp((first + np.arange(n)) / fs, times, (baseline - ys) / px_per_mv)
+            else:
+                samples = resample((x0 + xs - x_start) / px_per_second, (baseline - ys) / px_per_mv,
+                                   (first + np.arange(n)) / fs, smooth=partial < SHARP_PARTIAL)
             if rhythm:
                 out["II"] = samples
             elif lead != "II":
