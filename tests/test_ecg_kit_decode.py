@@ -241,6 +241,27 @@ def test_a_deep_s_wave_broken_by_pale_pixels_is_followed():
     assert ys.max() < 70
 
 
+def test_a_steep_stroke_goes_on_from_its_far_end_not_from_a_speck_beside_its_middle(monkeypatch):
+    """A lead's label lies where an S wave goes down (our pages: the label under the baseline, after the tick). In
+    the column after the downstroke, a speck of the label beside the stroke's middle overlaps it as much as the
+    stroke's own trough does, and lies nearer the baseline: the trace, entered at the stroke's top, must turn back
+    halfway to leave for the speck, and that costs; without the cost the speck is read and the trough is lost."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 30), dtype=np.float32)
+    weights[20, :10] = weights[20, 15:] = 0.9  # the baseline around the complex
+    weights[15:46, 10] = 0.9  # down from the baseline (after a small R wave) ...
+    weights[46:84, 11] = 0.9  # ... steeply to the trough
+    weights[48, 12] = 0.9  # a speck of the label beside the downstroke's middle
+    weights[58:85, 12] = 0.9  # the trough
+    weights[21:58, 13] = weights[20:22, 14] = 0.9  # back up to the baseline
+    def trough_read() -> float:
+        xs, ys = decode_module.track(weights, 0, 30, baseline=20.0, half_band=90.0, gap_cost=6.0)
+        return float(ys[np.flatnonzero(np.floor(xs) == 12)[0]])
+    assert trough_read() > 70
+    monkeypatch.setattr(decode_module, "TURN_COST", 0.0)
+    assert trough_read() < 50
+
+
 def aliased_qrs(x: np.ndarray) -> np.ndarray:
     """A tall narrow R wave, an S wave and a T wave, in pixels (y grows down) about a baseline at 100."""
     return (100 - 60 * np.exp(-((x - 40) / 2.2) ** 2) + 18 * np.exp(-((x - 44.5) / 2.0) ** 2)
