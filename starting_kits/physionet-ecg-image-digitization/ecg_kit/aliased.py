@@ -16,19 +16,19 @@ MIDDLE = 0.01  # per pixel a crossing lies off its overlap's middle: ties (a fla
 BEYOND_PX = 0.5  # a range reaching this far beyond a column's crossings holds an extreme
 
 
-def range_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def range_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray,
+                 spans: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Points (x relative to the window's first column, y) of an aliased trace from its columns' runs: the
-    crossings at the columns' boundaries and the extremes inside the columns (a lone column: its centroid)."""
-    finite = np.isfinite(centre)
-    if not finite.any():
+    crossings at the columns' boundaries and the extremes inside the columns (a lone column: its centroid).
+    `spans`: where the stretches of followed columns start and end (exclusive)."""
+    if not len(spans[0]):
         return np.empty(0), np.empty(0)
     half = float(np.nanmedian(bottom - top)) / 2
     low, high = top + half, bottom - half
     thin = ~(low <= high)  # a run shorter than the line is thick: its centroid is all it says
     low[thin], high[thin] = centre[thin], centre[thin]
     xs, ys = [], []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in zip(*spans):
         heights = crossings(low[start:stop], high[start:stop])
         if not len(heights):
             xs.append(start + 0.5)
@@ -71,7 +71,8 @@ def crossings(low: np.ndarray, high: np.ndarray) -> np.ndarray:
 def variation(enter, leave, low: float, high: float):
     """The least a trace varies inside a column it enters at `enter` and leaves at `leave`, covering low..high."""
     low, high = np.minimum(np.minimum(enter, leave), low), np.maximum(np.maximum(enter, leave), high)
-    return (high - low) + np.minimum(np.abs(enter - low) + np.abs(high - leave), np.abs(enter - high) + np.abs(leave - low))
+    return (high - low) + np.minimum(np.abs(enter - low) + np.abs(high - leave),
+                                     np.abs(enter - high) + np.abs(leave - low))
 
 
 def extremes(enter: float, leave: float, low: float, high: float) -> list[tuple[float, float]]:

@@ -115,7 +115,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
         if run is not None:
             centre[i], top[i], bottom[i] = run[0], run[3], run[4]
     if aliased and np.nanmedian(bottom - top) < 2:  # a pixel or two thick: a wider one's runs reach the next columns
-        return range_points(centre, top, bottom)
+        return range_points(centre, top, bottom, stretches(np.isfinite(centre)))
     xs, ys = column_points(centre, top, bottom)
     if refine_px_per_mm is None:
         return xs, ys
@@ -276,9 +276,9 @@ def partial_ink(weights: np.ndarray, ink: np.ndarray | None) -> float:
     """How much of the ink on and beside the trace (the map's pixels over 0.5, and their neighbours) is partial:
     about 0 for an aliased line (every pixel inked or not), a quarter to a half for an anti-aliased one, most of it
     for a line under noise or blur."""
-    trace = (weights.max(axis=0) if weights.ndim == 3 else weights) > 0.5
-    near = np.asarray(Image.fromarray(trace.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))) > 0
-    values = (ink if ink is not None else weights if weights.ndim == 2 else weights.max(axis=0))[near]
+    page = weights.max(axis=0) if weights.ndim == 3 else weights
+    near = np.asarray(Image.fromarray((page > 0.5).astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3))) > 0
+    values = (ink if ink is not None else page)[near]
     inked = values > FAINT_THRESHOLD
     return float(np.mean(inked & (values < 0.85)) / max(np.mean(inked), 1e-9)) if inked.any() else 1.0
 
@@ -287,13 +287,11 @@ def resample(times: np.ndarray, values: np.ndarray, at: np.ndarray, smooth: bool
     """The trace's values at the times `at` from its points. Through a sharp line's points a smooth curve that never
     overshoots them (PCHIP: a QRS is curved between columns); a noisy line's points jitter, and a cubic would follow
     the jitter: there, straight lines. Outside the points, their end values."""
-    if not smooth or len(times) < 3:
-        return np.interp(at, times, values)
     distinct = np.concatenate([[True], np.diff(times) > 0])
-    times, values = times[distinct], values[distinct]
-    if len(times) < 3:
-        return np.interp(at, times, values)
-    return PchipInterpolator(times, values)(np.clip(at, times[0], times[-1]))
+    if smooth and distinct.sum() >= 3:
+        times, values = times[distinct], values[distinct]
+        return PchipInterpolator(times, values)(np.clip(at, times[0], times[-1]))
+    return np.interp(at, times, values)
 
 
 def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: float = 5.0,
