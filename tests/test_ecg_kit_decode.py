@@ -364,3 +364,55 @@ def test_a_faint_trace_the_network_sees_is_kept_in_the_trace_map():
     maps = pipeline.trace_maps(faint, model, torch.device("cpu"))
     trace = printed.mask > 0
     assert (maps.max(axis=0)[trace] > decode.RUN_THRESHOLD).mean() > 0.5
+
+
+def test_an_aliased_lines_full_ink_joins_its_runs_and_a_grid_lines_faint_pixels_do_not():
+    """On an aliased line (our own clean pages) the network's map pales where the line crosses a grid line, and a
+    grid line's faint pixels touch the line. Given where the ink is full, the pale stretch of the line is raised
+    and the grid line's pixel beside it is not (raised, it became a run the path took)."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((60, 20), dtype=np.float32)
+    weights[10:40, 5] = 0.9  # a steep stroke ...
+    weights[24:27, 5] = 0.2  # ... paled where it crosses a grid line (rows 24-26)
+    weights[25, :5] = weights[25, 6:] = 0.25  # the grid line itself, faint, touching the stroke
+    full_ink = np.zeros_like(weights, dtype=bool)
+    full_ink[10:40, 5] = True  # the line's own pixels are fully inked, the grid line's are not
+    rows = np.arange(60, dtype=np.float64)
+    raised = decode_module.with_faint_line(weights, 100 / 25.4, full_ink)
+    assert [run[1:] for run in decode_module.column_runs(raised[:, 5], rows)] == [(10.0, 39.0)]
+    assert decode_module.column_runs(raised[:, 6], rows) == []
+    assert decode_module.column_runs(decode_module.with_faint_line(weights, 100 / 25.4)[:, 6], rows) != []
+
+
+def test_a_run_reaching_the_bands_edge_goes_on_where_its_row_owns_the_ink():
+    """A V lead's deep S wave reaches the next row's baseline: its run is followed past the band's edge where this
+    row's map is the highest, and stops where another row's map is higher."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 30), dtype=np.float32)
+    weights[40, :] = 0.9  # the baseline
+    weights[40:95, 12] = 0.9  # a stroke down to y 94, 54 px below the baseline
+    owned = np.ones_like(weights, dtype=bool)
+    def deepest(owned) -> float:
+        xs, ys = decode_module.track(weights, 0, 30, baseline=40.0, half_band=30.0, gap_cost=6.0, owned=owned)
+        return float(ys.max())
+    assert deepest(None) < 71  # the band ends at y 70
+    assert deepest(owned) > 90
+    owned[80:, 12] = False  # another row's map is higher from y 80 on
+    assert 75 < deepest(owned) < 81
+
+
+def test_after_a_gap_the_trace_is_taken_up_near_the_baseline_not_in_text_far_below(monkeypatch):
+    """Where the trace is missing for a column (a crease, noise), skipping costs as much as the text of a footer far
+    below the baseline costs to follow for a few columns: taking a run up again far from the baseline costs, so the
+    trace is resumed where it is; without that cost the footer is read."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 40), dtype=np.float32)
+    weights[40, :] = 0.9  # the trace on its baseline ...
+    weights[40, 10] = weights[40, 20] = weights[40, 21] = 0.0  # ... missing in three columns
+    weights[96:100, 11:21] = 0.9  # a footer's text 56 px below, where the trace is missing at the end too
+    def lowest() -> float:
+        xs, ys = decode_module.track(weights, 0, 40, baseline=40.0, half_band=80.0, gap_cost=6.0)
+        return float(ys.max())
+    assert lowest() < 45
+    monkeypatch.setattr(decode_module, "RESUME_COST", 0.0)
+    assert lowest() > 90

@@ -22,24 +22,29 @@ THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where fai
 GAP_PX = 1  # runs of a column this close are one: an anti-aliased steep stroke pales in a pixel or two
 SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
 STRAY_COST = 0.01  # per pixel a run lies off the baseline: a row's own trace before a neighbour's complex
+RESUME_COST = 0.1  # per pixel off the baseline, taking a run up after a skip (or at the window's start)
 STEEP_MM = 1.0  # a run spanning this much is a piece of a steep stroke
 STEEP_BREAK = 0.2  # of a jump's height, what a break between two pieces of a steep stroke costs
 TURN_COST = 0.01  # per pixel the trace turns back inside a run to leave it (`turn_back`)
 ALIASED_PARTIAL = 0.16  # below this share of partial ink beside the trace, the line is aliased (aliased.py)
 SHARP_PARTIAL = 0.65  # below it, the line is sharp: a smooth curve through its points (`resample`)
+FULL_INK = 0.85  # an aliased line's pixels are inked fully, a grid line's are not (`with_faint_line`)
 
 
-def with_faint_line(weights: np.ndarray, px_per_mm: float) -> np.ndarray:
+def with_faint_line(weights: np.ndarray, px_per_mm: float, full_ink: np.ndarray | None = None) -> np.ndarray:
     """The trace map with the faint pixels of a thin line raised to the runs' threshold: on a page whose line is
     about one pixel wide (ECG-Image-Kit's 0.75 pt at 100 dpi), anti-aliasing spreads a steep stroke over two pixels
     of which neither reaches it. A faint pixel is raised when it is joined to the line (through faint pixels, within
-    a few pixels of a strong one), so noise beside the line is not."""
-    if px_per_mm * LINE_MM > THIN_LINE_PX:
+    a few pixels of a strong one), so noise beside the line is not.
+    An aliased line (`full_ink`: where the ink is full, at any dpi) has no faint pixels of its own: a faint pixel
+    beside it is a grid line's, which would become a run the path may take. There the pixels of full ink joined to
+    the line are raised instead: a network's map pales where the line crosses a grid line."""
+    if full_ink is None and px_per_mm * LINE_MM > THIN_LINE_PX:
         return weights
     if weights.ndim == 3:
-        return np.stack([with_faint_line(row, px_per_mm) for row in weights])
+        return np.stack([with_faint_line(row, px_per_mm, full_ink) for row in weights])
     strong = Image.fromarray(((weights > RUN_THRESHOLD) * 255).astype(np.uint8))
-    faint = weights > FAINT_THRESHOLD
+    faint = full_ink if full_ink is not None else weights > FAINT_THRESHOLD
     for _ in range(JOIN_STEPS):
         strong = Image.fromarray(np.asarray(strong.filter(ImageFilter.MaxFilter(3))) * faint)
     joined = np.asarray(strong) > 0
@@ -73,18 +78,38 @@ def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
     reached = []
     for centroid, top, bottom in runs:
         a, b = int(top - rows[0]), int(bottom - rows[0])
-        while a > 0 and hidden[a - 1]:
+        while 0 < a < len(hidden) and hidden[a - 1]:
             a -= 1
-        while b < len(hidden) - 1 and hidden[b + 1]:
+        while 0 <= b < len(hidden) - 1 and hidden[b + 1]:
             b += 1
-        reached.append((centroid, float(rows[a]), float(rows[b]), top, bottom))
+        reached.append((centroid, float(rows[0] + a), float(rows[0] + b), top, bottom))
     return reached
+
+
+def beyond_band(runs: list[tuple[float, float, float]], column: np.ndarray, owned: np.ndarray, low: int,
+                high: int) -> list[tuple[float, float, float]]:
+    """The runs of a column's band (rows low..high-1), those that reach its edge going on past it as far as their
+    ink does where the row owns it (`owned`: no other row's map is higher): a V lead's deep S wave reaches the next
+    row's baseline, and a band that cut it off would read it flat."""
+    extended = []
+    for centroid, top, bottom in runs:
+        a, b = int(top), int(bottom)
+        if a == low:
+            while a > 0 and column[a - 1] > RUN_THRESHOLD and owned[a - 1]:
+                a -= 1
+        if b == high - 1:
+            while b < len(column) - 1 and column[b + 1] > RUN_THRESHOLD and owned[b + 1]:
+                b += 1
+        if (a, b) != (int(top), int(bottom)):
+            centroid = float(np.average(np.arange(a, b + 1), weights=np.nan_to_num(column[a:b + 1]) + 1e-9))
+        extended.append((centroid, float(a), float(b)))
+    return extended
 
 
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
           gap_cost: float, refine_px_per_mm: float | None = None,
           ink: np.ndarray | None = None, steep_px: float = np.inf,
-          aliased: bool = False) -> tuple[np.ndarray, np.ndarray]:
+          aliased: bool = False, owned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
     The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
@@ -95,6 +120,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     Where the map is hidden (NaN: a separator tick), the trace may pass under it: the hidden rows are a run of their
     own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
     into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
+    With `owned` (H × W: where this row's map is the highest), a run reaching the band's edge goes on past it
+    (`beyond_band`).
     With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights); an
     `aliased` line a pixel or two thick is read from its runs' ranges instead (aliased.py)."""
     height, width = weights.shape
@@ -107,8 +134,13 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     for x in range(x0, x1):
         column = weights[low:high, x] if 0 <= x < width else np.zeros(0)
         hidden = np.isnan(column)
-        runs = reaching_under(column_runs(column, rows), hidden, rows) if len(column) else []
-        candidates.append([run for run in runs if run[4] - run[3] < 0.9 * (high - low)] + hidden_runs(hidden, rows))
+        runs = column_runs(column, rows) if len(column) else []
+        if owned is not None and runs:
+            runs = beyond_band(runs, weights[:, x], owned[:, x], low, high)
+        runs = reaching_under(runs, hidden, rows)
+        # a run over nearly the whole band is a grid line (what a run shows beyond the band does not count)
+        candidates.append([run for run in runs if min(run[4], high - 1) - max(run[3], low) < 0.9 * (high - low)]
+                          + hidden_runs(hidden, rows))
     candidates = without_specks(candidates)
     centre, top, bottom = (np.full(n, np.nan) for _ in range(3))
     for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost, steep_px)):
@@ -147,8 +179,10 @@ def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float, ga
     """The run chosen in each column (None: skipped), by dynamic programming over the columns: moving between runs
     that touch costs nothing, a jump costs its height (a fifth of it between two runs whose shown pixels span
     `steep_px` or more: a steep stroke's pieces), turning back inside a run costs a little (`turn_back`), straying
-    from the baseline costs a little, and skipping a column costs `gap_cost` (a way round text, a blob or a gap,
-    from which any run may be taken up again)."""
+    from the baseline costs a little, and skipping a column costs `gap_cost` (a way round text, a blob or a gap).
+    After a skip any run may be taken up again, at a cost per pixel it lies off the baseline (RESUME_COST): the
+    trace hidden by a crease or a gap comes out where the row's trace is, not in text or specks far below, which
+    would otherwise cost no more than skipping the columns the trace is missing from."""
     previous: list = []
     previous_cost = np.array([0.0])  # the skipped state before the first column
     previous_entry: list = []
@@ -158,11 +192,11 @@ def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float, ga
         back = np.zeros(len(runs) + 1, dtype=np.int64)
         entry: list = []
         for j, run in enumerate(runs):
-            unary = STRAY_COST * max(0.0, run[1] - baseline, baseline - run[2])
+            stray = max(0.0, run[1] - baseline, baseline - run[2])
             steep = run[4] - run[3] >= steep_px
             steps = [jump(prior, run) * (STEEP_BREAK if steep and prior[4] - prior[3] >= steep_px else 1.0)
-                     + turn_back(prior, entered, run) for prior, entered in zip(previous, previous_entry)] + [0.0]
-            totals = previous_cost + np.array(steps) + unary
+                     + turn_back(prior, entered, run) for prior, entered in zip(previous, previous_entry)]
+            totals = previous_cost + np.array(steps + [RESUME_COST * stray]) + STRAY_COST * stray
             back[j] = int(np.argmin(totals))
             cost[j] = totals[back[j]]
             came_from = previous[back[j]] if back[j] < len(previous) else None
@@ -303,7 +337,8 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
     stretches are fitted to: how much of each pixel the line covers, which a network's probabilities are not."""
     px_per_mm, x_start = geometry.px_per_mm, data_start(geometry, fs)
     partial = partial_ink(weights, ink)
-    weights = with_faint_line(weights, px_per_mm)
+    full_ink = (ink if ink is not None else weights.max(axis=0) if weights.ndim == 3 else weights) > FULL_INK
+    weights = with_faint_line(weights, px_per_mm, full_ink if partial < ALIASED_PARTIAL else None)
     px_per_second, px_per_mv = MM_PER_SECOND * px_per_mm, MM_PER_MV * px_per_mm
     spacing = np.median(np.diff(geometry.baselines)) if len(geometry.baselines) > 1 else 36 * px_per_mm
     quarter = fs * 10 // 4
@@ -313,6 +348,8 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
         boxes = tick_boxes(geometry, row)
         row_weights = without_ticks(weights[row] if weights.ndim == 3 else weights, boxes)
         row_ink = without_ticks(ink, boxes) if ink is not None else None
+        # A sharp line's row map is trusted past the band where no other row's map is higher (`beyond_band`).
+        owned = weights[row] >= weights.max(axis=0) if weights.ndim == 3 and partial < SHARP_PARTIAL else None
         for column, lead in enumerate(leads):
             rhythm = len(leads) == 1
             t0, t1 = (0.0, 10.0) if rhythm else (COLUMN_SECONDS * column, COLUMN_SECONDS * (column + 1))
@@ -320,7 +357,7 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
                                     column < len(leads) - 1 and not rhythm)
             xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
                            refine_px_per_mm=px_per_mm if refine else None, ink=row_ink,
-                           steep_px=STEEP_MM * px_per_mm, aliased=partial < ALIASED_PARTIAL)
+                           steep_px=STEEP_MM * px_per_mm, aliased=partial < ALIASED_PARTIAL, owned=owned)
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:
