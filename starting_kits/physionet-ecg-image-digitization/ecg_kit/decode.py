@@ -337,8 +337,10 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
     stretches are fitted to: how much of each pixel the line covers, which a network's probabilities are not."""
     px_per_mm, x_start = geometry.px_per_mm, data_start(geometry, fs)
     partial = partial_ink(weights, ink)
-    full_ink = (ink if ink is not None else weights.max(axis=0) if weights.ndim == 3 else weights) > FULL_INK
-    weights = with_faint_line(weights, px_per_mm, full_ink if partial < ALIASED_PARTIAL else None)
+    full_ink = None
+    if partial < ALIASED_PARTIAL:  # an aliased line: its full ink, not faint pixels, joins its runs
+        full_ink = (ink if ink is not None else weights.max(axis=0) if weights.ndim == 3 else weights) > FULL_INK
+    weights = with_faint_line(weights, px_per_mm, full_ink)
     px_per_second, px_per_mv = MM_PER_SECOND * px_per_mm, MM_PER_MV * px_per_mm
     spacing = np.median(np.diff(geometry.baselines)) if len(geometry.baselines) > 1 else 36 * px_per_mm
     quarter = fs * 10 // 4
