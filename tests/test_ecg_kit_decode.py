@@ -416,3 +416,27 @@ def test_after_a_gap_the_trace_is_taken_up_near_the_baseline_not_in_text_far_bel
     assert lowest() < 45
     monkeypatch.setattr(decode_module, "RESUME_COST", 0.0)
     assert lowest() > 90
+
+
+def test_a_trough_wholly_past_the_bands_edge_is_followed(monkeypatch):
+    """A deep S wave's trough may lie a column beyond the band's edge, where no run of the band starts: the run
+    there that touches the stroke gone past the edge is followed, not cut off flat at the edge, where the row owns
+    it (its map nearly as high as the next row's), and not where the next row's map is clearly higher."""
+    decode_module = kit_module("decode")
+    weights = np.zeros((120, 30), dtype=np.float32)
+    weights[40, :] = 0.8  # the baseline
+    weights[40:76, 12] = 0.8  # down past the band's edge (y 70) to y 75 ...
+    weights[76:95, 13] = 0.8  # ... the trough wholly past it, down to y 94 ...
+    weights[40:76, 14] = 0.8  # ... and back up
+    weights[40, 12:15] = 0.0
+    neighbour = np.where(weights > 0, 0.85, 0.0).astype(np.float32)  # the next row's map: a little higher
+    owned = decode_module.row_owns(np.stack([weights, neighbour]), 0)  # nearly as high: the row's own
+    def deepest() -> float:
+        xs, ys = decode_module.track(weights, 0, 30, baseline=40.0, half_band=30.0, gap_cost=6.0, owned=owned)
+        return float(ys.max())
+    assert deepest() > 90
+    monkeypatch.setattr(decode_module, "past_band", lambda candidates, *args, **kwargs: candidates)
+    assert deepest() < 77
+    monkeypatch.undo()
+    owned = decode_module.row_owns(np.stack([weights, np.where(weights > 0, 1.0, 0.0)]), 0)  # clearly higher
+    assert deepest() < 71

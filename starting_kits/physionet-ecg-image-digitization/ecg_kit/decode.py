@@ -29,6 +29,8 @@ TURN_COST = 0.01  # per pixel the trace turns back inside a run to leave it (`tu
 ALIASED_PARTIAL = 0.16  # below this share of partial ink beside the trace, the line is aliased (aliased.py)
 SHARP_PARTIAL = 0.65  # below it, the line is sharp: a smooth curve through its points (`resample`)
 FULL_INK = 0.85  # an aliased line's pixels are inked fully, a grid line's are not (`with_faint_line`)
+PAST_BAND_MM = 1.0  # how far (40 ms) a stroke is followed wholly past the band's edge (`past_band`)
+OWN_SHARE = 0.9  # of the highest row map's, what a row's own map must reach for the row to own a pixel (`row_owns`)
 
 
 def with_faint_line(weights: np.ndarray, px_per_mm: float, full_ink: np.ndarray | None = None) -> np.ndarray:
@@ -89,8 +91,8 @@ def reaching_under(runs: list[tuple[float, float, float]], hidden: np.ndarray,
 def beyond_band(runs: list[tuple[float, float, float]], column: np.ndarray, owned: np.ndarray, low: int,
                 high: int) -> list[tuple[float, float, float]]:
     """The runs of a column's band (rows low..high-1), those that reach its edge going on past it as far as their
-    ink does where the row owns it (`owned`: no other row's map is higher): a V lead's deep S wave reaches the next
-    row's baseline, and a band that cut it off would read it flat."""
+    ink does where the row owns it (`owned`, from `row_owns`): a V lead's deep S wave reaches the next row's
+    baseline, and a band that cut it off would read it flat."""
     extended = []
     for centroid, top, bottom in runs:
         a, b = int(top), int(bottom)
@@ -106,10 +108,46 @@ def beyond_band(runs: list[tuple[float, float, float]], column: np.ndarray, owne
     return extended
 
 
+def row_owns(weights: np.ndarray, row: int) -> np.ndarray:
+    """Where a row owns the ink (4 × H × W maps → H × W): where its map is about as high as any row's. Far from both
+    baselines, on a stroke between two rows, a row's map and its neighbour's are nearly equal (0.84 and 0.87): only
+    a clearly higher map (a neighbour's complex) takes a pixel from the row."""
+    return weights[row] >= OWN_SHARE * weights.max(axis=0)
+
+
+def past_band(candidates: list[list[tuple[float, ...]]], weights: np.ndarray, owned: np.ndarray, x0: int,
+              low: int, high: int, reach: int) -> list[list[tuple[float, ...]]]:
+    """The candidates with the runs wholly past the band (rows low..high-1) that continue a stroke gone past it
+    (`beyond_band`): a deep S wave's trough may lie a column or two beyond the band's edge, where no run of the band
+    starts. From a run past the edge, a run of the neighbouring column (where the row owns the ink) that touches it is
+    added, and so on for up to `reach` columns."""
+    height, width = weights.shape
+    rows = np.arange(height, dtype=np.float64)
+    candidates = [list(runs) for runs in candidates]
+    sources = [[run for run in runs if run[1] < low or run[2] > high - 1] for runs in candidates]
+    for _ in range(reach):
+        found: list[list[tuple[float, ...]]] = [[] for _ in candidates]
+        for i, runs in enumerate(sources):
+            for j in (i - 1, i + 1):
+                if not runs or not 0 <= j < len(candidates) or not 0 <= x0 + j < width:
+                    continue
+                column = np.where(owned[:, x0 + j], weights[:, x0 + j], 0.0)
+                column[low:high] = 0.0
+                for centroid, top, bottom in column_runs(column, rows):
+                    run = (centroid, top, bottom, top, bottom)
+                    known = any(other[1:3] == run[1:3] for other in candidates[j] + found[j])
+                    if not known and any(jump(source, run) == 0.0 for source in runs):
+                        found[j].append(run)
+        for j, runs in enumerate(found):
+            candidates[j] += runs
+        sources = found
+    return candidates
+
+
 def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: float,
           gap_cost: float, refine_px_per_mm: float | None = None,
           ink: np.ndarray | None = None, steep_px: float = np.inf,
-          aliased: bool = False, owned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          aliased: bool = False, owned: np.ndarray | None = None, past_px: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
     The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
@@ -121,7 +159,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
     into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
     With `owned` (H × W: where this row's map is the highest), a run reaching the band's edge goes on past it
-    (`beyond_band`).
+    (`beyond_band`), and the runs wholly past it that continue it are followed for up to `past_px` columns
+    (`past_band`).
     With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights); an
     `aliased` line a pixel or two thick is read from its runs' ranges instead (aliased.py)."""
     height, width = weights.shape
@@ -141,6 +180,8 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
         # a run over nearly the whole band is a grid line (what a run shows beyond the band does not count)
         candidates.append([run for run in runs if min(run[4], high - 1) - max(run[3], low) < 0.9 * (high - low)]
                           + hidden_runs(hidden, rows))
+    if owned is not None:
+        candidates = past_band(candidates, weights, owned, x0, low, high, past_px)
     candidates = without_specks(candidates)
     centre, top, bottom = (np.full(n, np.nan) for _ in range(3))
     for i, run in enumerate(cheapest_path(candidates, baseline, gap_cost, steep_px)):
@@ -351,7 +392,7 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
         row_weights = without_ticks(weights[row] if weights.ndim == 3 else weights, boxes)
         row_ink = without_ticks(ink, boxes) if ink is not None else None
         # A sharp line's row map is trusted past the band where no other row's map is higher (`beyond_band`).
-        owned = weights[row] >= weights.max(axis=0) if weights.ndim == 3 and partial < SHARP_PARTIAL else None
+        owned = row_owns(weights, row) if weights.ndim == 3 and partial < SHARP_PARTIAL else None
         for column, lead in enumerate(leads):
             rhythm = len(leads) == 1
             t0, t1 = (0.0, 10.0) if rhythm else (COLUMN_SECONDS * column, COLUMN_SECONDS * (column + 1))
@@ -359,7 +400,8 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
                                     column < len(leads) - 1 and not rhythm)
             xs, ys = track(row_weights, x0, x1, baseline, half_band=0.75 * spacing, gap_cost=1.5 * px_per_mm,
                            refine_px_per_mm=px_per_mm if refine else None, ink=row_ink,
-                           steep_px=STEEP_MM * px_per_mm, aliased=partial < ALIASED_PARTIAL, owned=owned)
+                           steep_px=STEEP_MM * px_per_mm, aliased=partial < ALIASED_PARTIAL, owned=owned,
+                           past_px=int(np.ceil(PAST_BAND_MM * px_per_mm)))
             n = 10 * fs if rhythm else quarter
             first = 0 if rhythm else column * quarter
             if len(xs) == 0:
