@@ -258,7 +258,7 @@ def test_a_steep_stroke_goes_on_from_its_far_end_not_from_a_speck_beside_its_mid
         xs, ys = decode_module.track(weights, 0, 30, baseline=20.0, half_band=90.0, gap_cost=6.0)
         return float(ys[np.flatnonzero(np.floor(xs) == 12)[0]])
     assert trough_read() > 70
-    monkeypatch.setattr(decode_module, "TURN_COST", 0.0)
+    monkeypatch.setattr(kit_module("path"), "TURN_COST", 0.0)
     assert trough_read() < 50
 
 
@@ -414,7 +414,7 @@ def test_after_a_gap_the_trace_is_taken_up_near_the_baseline_not_in_text_far_bel
         xs, ys = decode_module.track(weights, 0, 40, baseline=40.0, half_band=80.0, gap_cost=6.0)
         return float(ys.max())
     assert lowest() < 45
-    monkeypatch.setattr(decode_module, "RESUME_COST", 0.0)
+    monkeypatch.setattr(kit_module("path"), "RESUME_COST", 0.0)
     assert lowest() > 90
 
 

@@ -9,6 +9,7 @@ from scipy.interpolate import PchipInterpolator
 from . import COLUMN_SECONDS, MM_PER_MV, MM_PER_SECOND, ROWS
 from .aliased import range_points
 from .calibration import PageGeometry
+from .path import cheapest_path, jump, without_specks
 from .refine import refine_steep
 from .timebase import data_start, tick_xs
 
@@ -20,12 +21,7 @@ JOIN_STEPS = 4  # pixels from a strong one a faint pixel may be, through faint o
 LINE_MM = 0.2646  # ECG-Image-Kit's 0.75-pt line
 THIN_LINE_PX = 1.5  # below this width (px) a line's pixels are raised where faint
 GAP_PX = 1  # runs of a column this close are one: an anti-aliased steep stroke pales in a pixel or two
-SPECK_PX = 2.0  # a run spanning less (1 or 2 pixels) that touches nothing beside it is noise
-STRAY_COST = 0.01  # per pixel a run lies off the baseline: a row's own trace before a neighbour's complex
-RESUME_COST = 0.1  # per pixel off the baseline, taking a run up after a skip (or at the window's start)
 STEEP_MM = 1.0  # a run spanning this much is a piece of a steep stroke
-STEEP_BREAK = 0.2  # of a jump's height, what a break between two pieces of a steep stroke costs
-TURN_COST = 0.01  # per pixel the trace turns back inside a run to leave it (`turn_back`)
 ALIASED_PARTIAL = 0.16  # below this share of partial ink beside the trace, the line is aliased (aliased.py)
 SHARP_PARTIAL = 0.65  # below it, the line is sharp: a smooth curve through its points (`resample`)
 FULL_INK = 0.85  # an aliased line's pixels are inked fully, a grid line's are not (`with_faint_line`)
@@ -150,7 +146,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
           aliased: bool = False, owned: np.ndarray | None = None, past_px: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel points (x relative to x0, y) of the trace in the columns x0..x1-1.
 
-    The trace is the cheapest path through the columns' runs of ink (`cheapest_path`), so a neighbouring row's tall
+    The trace is the cheapest path through the columns' runs of ink (path.py), so a neighbouring row's tall
     complex or a label is not followed. A run over nearly the whole band is a grid line (a grey grid's ink), never
     the trace, and a speck of noise is dropped (`without_specks`). Runs spanning `steep_px` or more are pieces of a
     steep stroke: a thin one breaks where noise or a grid line pales a few pixels, so a jump between two of them
@@ -158,7 +154,7 @@ def track(weights: np.ndarray, x0: int, x1: int, baseline: float, half_band: flo
     Where the map is hidden (NaN: a separator tick), the trace may pass under it: the hidden rows are a run of their
     own that gives no point, and a run meeting them reaches over them (`reaching_under`). So a trace is followed
     into a tick and taken up where it comes out, not from what stands beside the tick (a lead's label).
-    With `owned` (H × W: where this row's map is the highest), a run reaching the band's edge goes on past it
+    With `owned` (H × W: where this row owns the ink, `row_owns`), a run reaching the band's edge goes on past it
     (`beyond_band`), and the runs wholly past it that continue it are followed for up to `past_px` columns
     (`past_band`).
     With `refine_px_per_mm`, steep stretches are then fitted to `ink` (refine.py; default: the weights); an
@@ -200,79 +196,6 @@ def hidden_runs(hidden: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]
     if not hidden.any():
         return []
     return [(np.nan, float(rows[a]), float(rows[b - 1]), np.nan, np.nan) for a, b in zip(*stretches(hidden))]
-
-
-def without_specks(candidates: list[list[tuple[float, ...]]]) -> list[list[tuple[float, ...]]]:
-    """The runs less specks: a run spanning less than SPECK_PX that touches no run of either neighbouring column is
-    noise (a line, however steep or faint, continues into a neighbour)."""
-    def touches(run, others):
-        return any(jump(other, run) == 0.0 for other in others)
-    kept = []
-    for i, runs in enumerate(candidates):
-        left = candidates[i - 1] if i > 0 else []
-        right = candidates[i + 1] if i + 1 < len(candidates) else []
-        kept.append([run for run in runs if run[2] - run[1] >= SPECK_PX or touches(run, left) or touches(run, right)])
-    return kept
-
-
-def cheapest_path(candidates: list[list[tuple[float, ...]]], baseline: float, gap_cost: float,
-                  steep_px: float = np.inf) -> list[tuple[float, ...] | None]:
-    """The run chosen in each column (None: skipped), by dynamic programming over the columns: moving between runs
-    that touch costs nothing, a jump costs its height (a fifth of it between two runs whose shown pixels span
-    `steep_px` or more: a steep stroke's pieces), turning back inside a run costs a little (`turn_back`), straying
-    from the baseline costs a little, and skipping a column costs `gap_cost` (a way round text, a blob or a gap).
-    After a skip any run may be taken up again, at a cost per pixel it lies off the baseline (RESUME_COST): the
-    trace hidden by a crease or a gap comes out where the row's trace is, not in text or specks far below, which
-    would otherwise cost no more than skipping the columns the trace is missing from."""
-    previous: list = []
-    previous_cost = np.array([0.0])  # the skipped state before the first column
-    previous_entry: list = []
-    backs = []
-    for runs in candidates:
-        cost = np.full(len(runs) + 1, np.inf)
-        back = np.zeros(len(runs) + 1, dtype=np.int64)
-        entry: list = []
-        for j, run in enumerate(runs):
-            stray = max(0.0, run[1] - baseline, baseline - run[2])
-            steep = run[4] - run[3] >= steep_px
-            steps = [jump(prior, run) * (STEEP_BREAK if steep and prior[4] - prior[3] >= steep_px else 1.0)
-                     + turn_back(prior, entered, run) for prior, entered in zip(previous, previous_entry)]
-            totals = previous_cost + np.array(steps + [RESUME_COST * stray]) + STRAY_COST * stray
-            back[j] = int(np.argmin(totals))
-            cost[j] = totals[back[j]]
-            came_from = previous[back[j]] if back[j] < len(previous) else None
-            entry.append(None if came_from is None or np.isnan(came_from[0]) or np.isnan(run[3])
-                         else min(max(came_from[0], run[3]), run[4]))  # where the trace comes into the run
-        back[-1] = int(np.argmin(previous_cost))
-        cost[-1] = previous_cost[back[-1]] + gap_cost
-        backs.append(back)
-        previous, previous_cost, previous_entry = runs, cost, entry
-    chosen: list = [None] * len(candidates)
-    state = int(np.argmin(previous_cost))
-    for i in range(len(candidates) - 1, -1, -1):
-        if state < len(candidates[i]):
-            chosen[i] = candidates[i][state]
-        state = int(backs[i][state])
-    return chosen
-
-
-def turn_back(prior: tuple[float, ...], entered: float | None, run: tuple[float, ...]) -> float:
-    """What leaving `prior` (entered at height `entered`) for an overlapping `run` costs: TURN_COST per pixel the
-    trace must come back inside `prior` beyond covering it. A steep stroke entered at its top goes on from its bottom:
-    a label's speck beside its middle, as near as the stroke's own continuation, means turning back halfway. The
-    entry is the one of the prior's own cheapest way in (a greedy second order), none after a skip or a tick."""
-    if entered is None:
-        return 0.0
-    top, bottom = prior[3], prior[4]
-    low, high = max(run[1], top), min(run[2], bottom)  # where the trace can cross into the run
-    if low > high:
-        return 0.0  # they do not overlap: the jump is the cost
-    return TURN_COST * min(abs(entered - top) + bottom - high, abs(entered - bottom) + low - top)
-
-
-def jump(prior: tuple[float, ...], run: tuple[float, ...]) -> float:
-    """The height between two runs of neighbouring columns beyond touching (0 when they touch or overlap)."""
-    return max(0.0, max(run[1] - prior[2], prior[1] - run[2]) - 1.0)
 
 
 def column_points(centre: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,7 +314,7 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
         boxes = tick_boxes(geometry, row)
         row_weights = without_ticks(weights[row] if weights.ndim == 3 else weights, boxes)
         row_ink = without_ticks(ink, boxes) if ink is not None else None
-        # A sharp line's row map is trusted past the band where no other row's map is higher (`beyond_band`).
+        # A sharp line's row map is trusted past the band where the row owns the ink (`beyond_band`, `past_band`).
         owned = row_owns(weights, row) if weights.ndim == 3 and partial < SHARP_PARTIAL else None
         for column, lead in enumerate(leads):
             rhythm = len(leads) == 1
