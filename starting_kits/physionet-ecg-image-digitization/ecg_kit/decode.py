@@ -124,8 +124,10 @@ def past_band(candidates: list[list[tuple[float, ...]]], weights: np.ndarray, ow
     for _ in range(reach):
         found: list[list[tuple[float, ...]]] = [[] for _ in candidates]
         for i, runs in enumerate(sources):
+            if not runs:
+                continue
             for j in (i - 1, i + 1):
-                if not runs or not 0 <= j < len(candidates) or not 0 <= x0 + j < width:
+                if not (0 <= j < len(candidates) and 0 <= x0 + j < width):
                     continue
                 column = np.where(owned[:, x0 + j], weights[:, x0 + j], 0.0)
                 column[low:high] = 0.0
