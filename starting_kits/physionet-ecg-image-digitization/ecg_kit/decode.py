@@ -1,5 +1,6 @@
 """From a trace map and the page geometry to signals: column-wise tracking with sub-pixel centroids, gap filling,
-each segment placed at its column's time, resampled to fs, made consistent (Einthoven), clipped, never NaN."""
+each segment placed at its column's time, resampled to fs, made consistent (the limb leads and the rhythm strip
+fitted together: Einthoven, Goldberger), clipped, never NaN."""
 from __future__ import annotations
 
 import numpy as np
@@ -338,13 +339,31 @@ def decode_page(weights: np.ndarray, geometry: PageGeometry, fs: int, clip_mv: f
                 out["II"] = samples
             elif lead != "II":
                 out[lead] = samples
-    # Einthoven in the first column (I, II, III shown together) and Goldberger in the second (aVR + aVL + aVF = 0).
-    window = slice(0, quarter)
-    residual = out["I"] + out["III"] - out["II"][window]
-    out["I"] = out["I"] - residual / 3
-    out["III"] = out["III"] - residual / 3
-    out["II"][window] = out["II"][window] + residual / 3
-    mean = (out["aVR"] + out["aVL"] + out["aVF"]) / 3
-    for lead in ("aVR", "aVL", "aVF"):
-        out[lead] = out[lead] - mean
+            else:
+                short_ii = samples
+    out = limb_consistent(out, short_ii, quarter)
     return {lead: np.nan_to_num(np.clip(values, -clip_mv, clip_mv)) for lead, values in out.items()}
+
+
+# Each limb lead as a combination of I and II (Einthoven and Goldberger).
+LIMB = {"I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0), "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5),
+        "aVF": (-0.5, 1.0)}
+
+
+def limb_consistent(out: dict[str, np.ndarray], short_ii: np.ndarray, quarter: int) -> dict[str, np.ndarray]:
+    """The limb leads of the first two columns and the rhythm strip over them, made consistent: each is 2 unknowns
+    (I, II) read 4 times (I, the short II, III and the rhythm strip; aVR, aVL, aVF and the rhythm strip), fitted by
+    least squares. Each lead keeps its own mean: the metric removes one offset per lead, and a step in the rhythm
+    strip (from a row's baseline a pixel off) would cost."""
+    for column, leads in enumerate((("I", "II", "III"), ("aVR", "aVL", "aVF"))):
+        window = slice(column * quarter, (column + 1) * quarter)
+        readings = [out[lead] if lead != "II" else short_ii for lead in leads] + [out["II"][window]]
+        mixing = np.array([LIMB[lead] for lead in leads] + [LIMB["II"]])
+        means = np.array([reading.mean() for reading in readings])
+        centred = np.stack(readings) - means[:, None]
+        fitted = mixing @ np.linalg.lstsq(mixing, centred, rcond=None)[0] + means[:, None]
+        for lead, values in zip(leads, fitted):
+            if lead != "II":
+                out[lead] = values
+        out["II"][window] = fitted[-1]
+    return out
