@@ -158,6 +158,7 @@ def test_a_page_turned_beyond_8_degrees_within_its_frame(degrees):
     turned = np.asarray(Image.fromarray(printed.image).rotate(degrees, resample=Image.Resampling.BILINEAR,
                                                              fillcolor=(0, 0, 0)))
     assert rectify.page_corners(turned) is None
+    assert rectify.grid_homography(turned) is None  # a rotation alone: left to the calibration
     decoded, geometry = classical.digitize_classical(turned, fs)
     assert abs(geometry.angle + degrees) < 0.05  # the turn that undoes it
     assert abs(geometry.px_per_mm / (dpi / 25.4) - 1) < 0.005
@@ -167,6 +168,45 @@ def test_a_page_turned_beyond_8_degrees_within_its_frame(degrees):
         label = record[lead][column * quarter:(column + 1) * quarter]
         fit = metric.direct_fit(label, decoded[lead], metric.max_shift(fs))
         assert fit.p_signal > 10 * fit.p_noise, lead  # above 10 dB
+
+
+def test_a_page_seen_in_perspective_from_inside_is_straightened_by_its_grid(monkeypatch):
+    """A photo taken inside the page (no edge of it shows, so no corners to warp to) keeps its perspective: the
+    grid's homography straightens it, so that the page's right angles come back, and the leads are read."""
+    from PIL import Image
+
+    signals, kit_page = task_module("signals"), task_module("kit_page")
+    rectify, classical = kit_module("rectify"), kit_module("classical")
+    fs, dpi = 500, 100
+    record = signals.simulate(fs, np.random.default_rng(4))
+    printed = kit_page.print_kit(record, fs, dpi, np.random.default_rng(4))
+    height, width = printed.image.shape[:2]
+    seen = rectify.about_centre([0.02, 0.0, 0.08, 0.05], width, height)  # the page's pixels → the photo's
+    inverse = np.linalg.inv(seen)
+    photo = np.asarray(Image.fromarray(printed.image[..., :3]).transform(
+        (width, height), Image.Transform.PERSPECTIVE, tuple((inverse / inverse[2, 2]).flatten()[:8]),
+        resample=Image.Resampling.BILINEAR, fillcolor=(255, 255, 255)))
+    assert rectify.page_corners(photo) is None
+    straightened = rectify.grid_homography(photo)
+    assert straightened is not None
+    corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], dtype=float).T
+    mapped = straightened @ seen @ corners
+    mapped = (mapped[:2] / mapped[2]).T
+    sides = [mapped[(i + 1) % 4] - mapped[i] for i in range(4)]
+    for first, second in zip(sides, sides[1:] + sides[:1]):
+        cosine = abs(np.dot(first, second)) / (np.linalg.norm(first) * np.linalg.norm(second))
+        assert cosine < np.sin(np.radians(0.5))  # right angles again, within half a degree
+
+    def v_leads_db() -> float:
+        decoded, _ = classical.digitize_classical(photo, fs)
+        quarter = fs * 10 // 4
+        fits = [metric.direct_fit(record[lead][column * quarter:(column + 1) * quarter], decoded[lead],
+                                  metric.max_shift(fs))
+                for column, leads in ((2, ("V1", "V2", "V3")), (3, ("V4", "V5", "V6"))) for lead in leads]
+        return 10 * np.log10(sum(fit.p_signal for fit in fits) / sum(fit.p_noise for fit in fits))
+    assert v_leads_db() > 10
+    monkeypatch.setattr(rectify, "grid_homography", lambda image: None)
+    assert v_leads_db() < 5
 
 
 @pytest.mark.parametrize("dpi", [100, 200])

@@ -92,12 +92,17 @@ def estimate_rotation(weights: np.ndarray, degrees: float) -> float:
     return best
 
 
+def grid_ink(image: np.ndarray) -> np.ndarray:
+    """How much each pixel looks like grid: coloured, or a little darker than white paper."""
+    rgb = image.astype(np.float32)
+    return (rgb.max(axis=2) - rgb.min(axis=2)) + np.clip(230 - rgb.mean(axis=2), 0, 80) * 0.3
+
+
 def grid_strips(image: np.ndarray, strips: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """The grid's profile along the width in horizontal strips (how coloured or dark each column is, less its mean
     over 3 mm: a shadow or a stain is no grid), and the strips' centre rows. Strips keep a residual tilt from
     smearing 1-px lines."""
-    rgb = image.astype(np.float32)
-    gridness = (rgb.max(axis=2) - rgb.min(axis=2)) + np.clip(230 - rgb.mean(axis=2), 0, 80) * 0.3
+    gridness = grid_ink(image)
     bounds = np.linspace(0, gridness.shape[0], strips + 1).astype(int)
     profiles = np.stack([gridness[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
     window = max(5, int(3 * image.shape[1] / PAGE_MM[0]) | 1)
