@@ -355,7 +355,8 @@ def limb_consistent(out: dict[str, np.ndarray], short_ii: np.ndarray, quarter: i
     (I, II) read 4 times (I, the short II, III and the rhythm strip; aVR, aVL, aVF and the rhythm strip), fitted by
     least squares. Each lead keeps its own mean: the metric removes one offset per lead, and a step in the rhythm
     strip (from a row's baseline a pixel off) would cost."""
-    for column, leads in enumerate((("I", "II", "III"), ("aVR", "aVL", "aVF"))):
+    for column in (0, 1):
+        leads = [row[column] for row in ROWS[:3]]  # I, II, III; aVR, aVL, aVF
         window = slice(column * quarter, (column + 1) * quarter)
         readings = [out[lead] if lead != "II" else short_ii for lead in leads] + [out["II"][window]]
         mixing = np.array([LIMB[lead] for lead in leads] + [LIMB["II"]])

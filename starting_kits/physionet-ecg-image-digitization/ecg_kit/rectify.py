@@ -73,11 +73,17 @@ def homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return matrix / matrix[2, 2]
 
 
+def pil_coefficients(matrix: np.ndarray) -> tuple[float, ...]:
+    """PIL's perspective coefficients for a homography (input pixels → output pixels): PIL maps each output pixel
+    back to the input, so they are its inverse's."""
+    inverse = np.linalg.inv(matrix)
+    return tuple((inverse / inverse[2, 2]).flatten()[:8])
+
+
 def warped(image: np.ndarray, maps: tuple[np.ndarray, ...], matrix: np.ndarray,
            size: tuple[int, int]) -> tuple[np.ndarray, ...]:
     """The image and its maps under `matrix` (their pixels → the output's), at `size`; white (empty maps) outside."""
-    inverse = np.linalg.inv(matrix)  # PIL maps output pixels back to input pixels
-    coefficients = tuple((inverse / inverse[2, 2]).flatten()[:8])
+    coefficients = pil_coefficients(matrix)
     out = [np.asarray(Image.fromarray(image).transform(size, Image.Transform.PERSPECTIVE, coefficients,
                                                        resample=Image.Resampling.BILINEAR, fillcolor=(255, 255, 255)))]
     for layer in maps:
@@ -101,9 +107,7 @@ def profile_sharpness(picture: Image.Image, matrix: np.ndarray) -> float:
     about a 9-px running mean, relative to the ink's. Every candidate is moved half a pixel, so that none is spared
     the resampling's blur (the unchanged picture would otherwise always win)."""
     matrix = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1.0]]) @ matrix
-    inverse = np.linalg.inv(matrix)
-    coefficients = tuple((inverse / inverse[2, 2]).flatten()[:8])
-    picture = picture.transform(picture.size, Image.Transform.PERSPECTIVE, coefficients,
+    picture = picture.transform(picture.size, Image.Transform.PERSPECTIVE, pil_coefficients(matrix),
                                 resample=Image.Resampling.BILINEAR)
     values = np.asarray(picture, dtype=np.float32)
     height, width = values.shape
